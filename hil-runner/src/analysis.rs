@@ -1,0 +1,300 @@
+//! Feeds captured bytes through framer, decoder and checks, and keeps the counts of a run.
+//!
+//! Every byte ends up in a decoded frame or in a counted loss (malformed,
+//! oversize, unfinished); every frame the firmware meant to send is received,
+//! reported dropped, or counted missing.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::check::ordering::OrderingCheck;
+use crate::check::Violation;
+use crate::decode::{Content, FrameDecoder, Malformed};
+use crate::firmware::Firmware;
+use crate::framer::{Framer, FramerStats, RawFrame};
+use crate::markers::Marker;
+
+/// Violations kept in full; more are counted only.
+const MAX_VIOLATIONS: usize = 100;
+
+/// What the test's end marker said, and where it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EndMarker {
+    /// Frames the transport was asked to send before the end marker.
+    pub attempted: u32,
+    /// Frames the transport dropped.
+    pub dropped: u32,
+    /// Offset of the end marker in the capture.
+    pub offset: u64,
+}
+
+/// Counts and markers of one capture.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Bytes received.
+    pub bytes: u64,
+    /// Valid frames (markers and log frames).
+    pub frames: u64,
+    /// Frames rejected by the decoder.
+    pub malformed: u64,
+    /// Sequence frames received.
+    pub seq_frames: u64,
+    /// Frames dropped according to the transport's drop reports.
+    pub dropped_reported: u64,
+    /// Sequence frames the firmware logged but that never arrived and no drop report covers.
+    pub missing: u64,
+    /// Board named by the boot marker.
+    pub board: Option<String>,
+    /// Test named by the start (or boot) marker.
+    pub test: Option<String>,
+    /// Overflow policy named by the start marker.
+    pub policy: Option<String>,
+    /// Test parameters.
+    pub params: BTreeMap<String, u32>,
+    /// Sequence frames sent per stream, from the firmware's stream markers.
+    pub sent: BTreeMap<u8, u32>,
+    /// The end marker.
+    pub end: Option<EndMarker>,
+    /// Panic message, if the firmware panicked.
+    pub panic: Option<String>,
+    /// Valid frames (not drop reports) received before the end marker.
+    #[serde(skip)]
+    pub frames_before_end: u64,
+}
+
+/// A frame as the analyzer saw it, for printing (`decode`) or live logs (`run`).
+pub struct SeenFrame<'a, 't> {
+    /// Offset of the frame in the capture.
+    pub offset: u64,
+    /// What it decoded to.
+    pub content: &'a Result<Content<'t>, Malformed>,
+    /// The rzcobs-decoded bytes (empty if rzcobs decoding failed).
+    pub decoded: &'a [u8],
+}
+
+/// Streaming analysis of one firmware's capture.
+pub struct Analyzer<'t> {
+    framer: Framer,
+    decoder: FrameDecoder<'t>,
+    ledger: Ledger,
+}
+
+impl<'t> Analyzer<'t> {
+    /// An analyzer for `firmware`'s frames, skipping frames over `max_frame_len` bytes.
+    pub fn new(firmware: &'t Firmware, max_frame_len: usize) -> Self {
+        Self {
+            framer: Framer::new(max_frame_len),
+            decoder: FrameDecoder::new(firmware),
+            ledger: Ledger::default(),
+        }
+    }
+
+    /// Feed bytes as they arrived; `on_frame` sees every frame. Returns true once the end marker is in.
+    pub fn feed(&mut self, data: &[u8], mut on_frame: impl FnMut(SeenFrame<'_, 't>)) -> bool {
+        let Self {
+            framer,
+            decoder,
+            ledger,
+        } = self;
+        framer.feed(data, |RawFrame { offset, bytes }| {
+            let content = decoder.decode(bytes);
+            on_frame(SeenFrame {
+                offset,
+                content: &content,
+                decoded: decoder.decoded(),
+            });
+            ledger.account(offset, content);
+        });
+        ledger.summary.bytes = framer.stats().bytes;
+        ledger.summary.end.is_some()
+    }
+
+    /// Feed everything `reader` yields, in 64 KiB pieces (the decoder never sees more at once).
+    pub fn feed_reader(
+        &mut self,
+        mut reader: impl std::io::Read,
+        mut on_frame: impl FnMut(SeenFrame<'_, 't>),
+    ) -> std::io::Result<()> {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    self.feed(&buf[..n], &mut on_frame);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The counts so far.
+    pub fn summary(&self) -> &Summary {
+        &self.ledger.summary
+    }
+
+    /// End of the stream: close the accounts and return the counts and every violation found.
+    pub fn finish(mut self, expected_board: Option<&str>) -> Analysis {
+        let unfinished = self.framer.finish();
+        self.ledger
+            .close(unfinished, self.framer.stats(), expected_board)
+    }
+}
+
+/// The accounts kept while frames arrive.
+#[derive(Default)]
+struct Ledger {
+    ordering: OrderingCheck,
+    summary: Summary,
+    violations: Vec<Violation>,
+    violations_total: u64,
+    first_malformed: Option<(u64, Malformed)>,
+}
+
+impl Ledger {
+    fn account(&mut self, offset: u64, content: Result<Content<'_>, Malformed>) {
+        let marker = match content {
+            Err(reason) => {
+                self.summary.malformed += 1;
+                self.first_malformed.get_or_insert((offset, reason));
+                return;
+            }
+            Ok(Content::Log(_)) => None,
+            Ok(Content::Marker(marker)) => Some(marker),
+        };
+        self.summary.frames += 1;
+        // Drop reports come from the transport, not from log calls; the end
+        // marker's own count stops just before it.
+        let logged = !matches!(marker, Some(Marker::Drop { .. } | Marker::End { .. }));
+        if logged && self.summary.end.is_none() {
+            self.summary.frames_before_end += 1;
+        }
+        if let Some(marker) = marker {
+            self.marker(offset, marker);
+        }
+    }
+
+    fn marker(&mut self, offset: u64, marker: Marker) {
+        let s = &mut self.summary;
+        match marker {
+            Marker::Boot { board, test } => {
+                s.board = Some(board);
+                s.test.get_or_insert(test);
+            }
+            Marker::Start { test, policy } => {
+                s.test = Some(test);
+                s.policy = Some(policy);
+            }
+            Marker::Param { name, value } => {
+                s.params.insert(name, value);
+            }
+            Marker::Seq { stream, n } => {
+                s.seq_frames += 1;
+                let v = self.ordering.frame(stream, n, offset);
+                self.push(v);
+            }
+            Marker::Drop { dropped } => s.dropped_reported += u64::from(dropped),
+            Marker::Stream { stream, sent } => {
+                s.sent.insert(stream, sent);
+                let v = self.ordering.expect_sent(stream, sent, offset);
+                self.push(v);
+            }
+            Marker::End { attempted, dropped } => {
+                s.end.get_or_insert(EndMarker {
+                    attempted,
+                    dropped,
+                    offset,
+                });
+            }
+            Marker::Panic { message } => s.panic = Some(message),
+        }
+    }
+
+    fn push(&mut self, violation: Option<Violation>) {
+        if let Some(v) = violation {
+            self.violations_total += 1;
+            if self.violations.len() < MAX_VIOLATIONS {
+                self.violations.push(v);
+            }
+        }
+    }
+
+    fn close(
+        mut self,
+        unfinished: Option<(u64, usize)>,
+        stats: FramerStats,
+        expected_board: Option<&str>,
+    ) -> Analysis {
+        if let Some((offset, len)) = unfinished {
+            self.push(Some(Violation::UnfinishedFrame { offset, len }));
+        }
+        if stats.oversize_frames > 0 {
+            self.push(Some(Violation::Oversize {
+                count: stats.oversize_frames,
+                bytes: stats.oversize_bytes,
+            }));
+        }
+        if let Some((first_offset, reason)) = self.first_malformed {
+            self.push(Some(Violation::Malformed {
+                count: self.summary.malformed,
+                first_offset,
+                first_reason: reason.to_string(),
+            }));
+        }
+        if let (Some(expected), Some(found)) = (expected_board, self.summary.board.as_deref()) {
+            if expected != found {
+                let v = Violation::WrongBoard {
+                    expected: expected.into(),
+                    found: found.into(),
+                };
+                self.push(Some(v));
+            }
+        }
+        let received: BTreeMap<u8, u64> = self.ordering.received().collect();
+        let s = &mut self.summary;
+        s.missing = s
+            .sent
+            .iter()
+            .map(|(stream, &sent)| {
+                u64::from(sent).saturating_sub(received.get(stream).copied().unwrap_or(0))
+            })
+            .sum();
+        let accounting = match s.end {
+            None => Some(Violation::NoEnd { bytes: s.bytes }),
+            Some(end) if s.frames_before_end + s.dropped_reported != u64::from(end.attempted) => {
+                Some(Violation::Unaccounted {
+                    attempted: end.attempted.into(),
+                    received: s.frames_before_end,
+                    dropped_reported: s.dropped_reported,
+                    offset: end.offset,
+                })
+            }
+            Some(end) if u64::from(end.dropped) != s.dropped_reported => {
+                Some(Violation::DropCount {
+                    firmware: end.dropped.into(),
+                    reported: s.dropped_reported,
+                    offset: end.offset,
+                })
+            }
+            Some(_) => None,
+        };
+        self.push(accounting);
+        Analysis {
+            summary: self.summary,
+            violations: self.violations,
+            violations_total: self.violations_total,
+        }
+    }
+}
+
+/// The result of analysing one capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// Counts and markers.
+    pub summary: Summary,
+    /// The first violations found (at most 100).
+    pub violations: Vec<Violation>,
+    /// All violations found.
+    pub violations_total: u64,
+}

@@ -1,0 +1,125 @@
+//! Builds the test firmware in `target-tests/` for a board and lists the images cargo produced.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::board::Board;
+
+/// The firmware crate whose binaries are the test suites.
+pub const FIRMWARE_PACKAGE: &str = "hil-firmware";
+
+/// Why the firmware could not be built (bad input: exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// cargo could not be run.
+    #[error("cannot run cargo: {0}")]
+    Cargo(std::io::Error),
+    /// cargo build failed; its diagnostics were printed.
+    #[error(
+        "building the firmware for board {board} failed (cargo exit status {status}): {command}"
+    )]
+    Failed {
+        /// The board.
+        board: String,
+        /// cargo's status.
+        status: i32,
+        /// The command, to rerun by hand.
+        command: String,
+    },
+}
+
+/// Which targets of the firmware crate to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Images {
+    /// `src/bin/*`: the test suites.
+    Suites,
+    /// `examples/*`: firmware for the runner's own negative tests.
+    Examples,
+}
+
+/// One firmware image cargo built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The binary's name (`ordering`).
+    pub name: String,
+    /// Path of the ELF.
+    pub elf: PathBuf,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest<'a> {
+    /// The board (its target triple and firmware feature).
+    pub board: &'a Board,
+    /// Suites or examples.
+    pub images: Images,
+    /// Extra firmware features (e.g. an overflow policy).
+    pub features: Vec<String>,
+    /// Extra environment for the build (`HIL_QUEUE_SIZE` ...).
+    pub env: Vec<(String, String)>,
+}
+
+/// The firmware workspace.
+pub fn firmware_dir() -> PathBuf {
+    crate::repo_root().join("target-tests")
+}
+
+/// Build `req` with `cargo build --release` in `target-tests/` and return the images.
+pub fn build(req: &BuildRequest<'_>) -> Result<Vec<Image>, BuildError> {
+    let mut features = vec![req.board.feature.clone()];
+    features.extend(req.features.iter().cloned());
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(firmware_dir())
+        .args(["build", "--release", "--package", FIRMWARE_PACKAGE])
+        .arg(match req.images {
+            Images::Suites => "--bins",
+            Images::Examples => "--examples",
+        })
+        .args(["--target", &req.board.target, "--no-default-features"])
+        .args(["--features", &features.join(",")])
+        .args(["--message-format", "json-render-diagnostics"])
+        // The firmware's own .cargo/config.toml sets the linker scripts;
+        // RUSTFLAGS from the environment would replace them.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .envs(req.env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let command = format!("cd {} && {:?}", firmware_dir().display(), cmd);
+    tracing::info!(board = %req.board.name, ?features, "building firmware");
+    let output = cmd.output().map_err(BuildError::Cargo)?;
+    if !output.status.success() {
+        return Err(BuildError::Failed {
+            board: req.board.name.clone(),
+            status: output.status.code().unwrap_or(-1),
+            command,
+        });
+    }
+    let mut images: Vec<Image> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| image_of(line, req.images))
+        .collect();
+    images.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(images)
+}
+
+/// The image a `compiler-artifact` message announces, if it is one we asked for.
+fn image_of(line: &str, images: Images) -> Option<Image> {
+    let msg: serde_json::Value = serde_json::from_str(line).ok()?;
+    if msg["reason"] != "compiler-artifact" || msg["target"]["name"].is_null() {
+        return None;
+    }
+    let kind = match images {
+        Images::Suites => "bin",
+        Images::Examples => "example",
+    };
+    let kinds = msg["target"]["kind"].as_array()?;
+    if !kinds.iter().any(|k| k == kind) {
+        return None;
+    }
+    Some(Image {
+        name: msg["target"]["name"].as_str()?.to_owned(),
+        elf: PathBuf::from(msg["executable"].as_str()?),
+    })
+}

@@ -1,0 +1,60 @@
+//! `hil-runner check --elf ELF CAPTURE`: verdicts for a raw capture, offline.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use hil_runner::analysis::Analyzer;
+use hil_runner::firmware::Firmware;
+use hil_runner::framer::DEFAULT_MAX_FRAME_LEN;
+use hil_runner::report::{self, ExitStatus, TestReport};
+
+use super::ReportArgs;
+
+/// Verdicts for a raw capture, offline: the same checks as a live run.
+#[derive(clap::Args)]
+pub struct Cmd {
+    /// The firmware ELF that produced the capture.
+    #[arg(long)]
+    elf: PathBuf,
+    /// The raw capture file.
+    capture: PathBuf,
+    /// Board the capture was taken on; checked against the boot marker if given.
+    #[arg(long, env = "HIL_BOARD")]
+    board: Option<String>,
+    /// Frames longer than this many bytes are skipped and counted.
+    #[arg(long, default_value_t = DEFAULT_MAX_FRAME_LEN)]
+    max_frame_len: usize,
+    #[command(flatten)]
+    reports: ReportArgs,
+}
+
+impl Cmd {
+    pub fn run(self) -> anyhow::Result<ExitStatus> {
+        let firmware = Firmware::load(&self.elf)?;
+        let file = std::fs::File::open(&self.capture)
+            .with_context(|| format!("cannot open capture {}", self.capture.display()))?;
+        let mut analyzer = Analyzer::new(&firmware, self.max_frame_len);
+        analyzer
+            .feed_reader(file, |_| {})
+            .with_context(|| format!("cannot read capture {}", self.capture.display()))?;
+        let analysis = analyzer.finish(self.board.as_deref());
+        let (verdict, reason) = report::verdict_of(&analysis);
+        let name = self
+            .elf
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("firmware");
+        let board = analysis.summary.board.clone().unwrap_or_default();
+        let mut report = TestReport::error(
+            name,
+            &board,
+            &self.elf.display().to_string(),
+            &self.capture.display().to_string(),
+            String::new(),
+        )
+        .with_analysis(analysis, 0.0);
+        report.verdict = verdict;
+        report.reason = reason;
+        self.reports.emit(&[report])
+    }
+}

@@ -1,0 +1,91 @@
+//! The subcommands, one file each, and what they share: board choice, report files, exit statuses.
+
+mod boards;
+mod check;
+mod decode;
+mod run;
+mod test;
+
+use std::path::PathBuf;
+
+use hil_runner::backend::BackendError;
+use hil_runner::board::{Board, DEFAULT_BOARD};
+use hil_runner::report::{self, ExitStatus, TestReport};
+
+/// A subcommand.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Run one firmware ELF on a board and judge it.
+    Run(run::Cmd),
+    /// Build the target test suites and run them on one or more boards.
+    Test(test::Cmd),
+    /// Decode a raw capture to text (like defmt-print), with loss counts.
+    Decode(decode::Cmd),
+    /// Verdicts for a raw capture, offline.
+    Check(check::Cmd),
+    /// List and validate the board definitions.
+    Boards(boards::Cmd),
+}
+
+impl Command {
+    /// Run the subcommand.
+    pub fn run(self) -> anyhow::Result<ExitStatus> {
+        match self {
+            Self::Run(cmd) => cmd.run(),
+            Self::Test(cmd) => cmd.run(),
+            Self::Decode(cmd) => cmd.run(),
+            Self::Check(cmd) => cmd.run(),
+            Self::Boards(cmd) => cmd.run(),
+        }
+    }
+}
+
+/// Where the reports go.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Write a JSON report (one object per test) to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// Print the terminal summary, write the report files, and return the exit status.
+    pub fn emit(&self, reports: &[TestReport]) -> anyhow::Result<ExitStatus> {
+        use anyhow::Context as _;
+        eprint!("{}", report::terminal::render(reports));
+        if let Some(path) = &self.json {
+            report::json::write(path, reports)
+                .with_context(|| format!("cannot write JSON report {}", path.display()))?;
+        }
+        if let Some(path) = &self.junit {
+            report::junit::write(path, reports)
+                .with_context(|| format!("cannot write JUnit report {}", path.display()))?;
+        }
+        Ok(ExitStatus::of(reports.iter().map(|r| r.verdict)))
+    }
+}
+
+/// The board named on the command line, else `$HIL_BOARD`, else the emulated default.
+pub fn board(name: Option<&str>) -> anyhow::Result<Board> {
+    Ok(Board::find(name.unwrap_or(DEFAULT_BOARD))?)
+}
+
+/// The documented exit status for an error that stopped a command.
+pub fn exit_status_of(e: &anyhow::Error) -> ExitStatus {
+    if e.chain().any(|c| c.is::<BackendError>()) {
+        ExitStatus::Infrastructure
+    } else {
+        ExitStatus::BadInput
+    }
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,65 @@
+//! `hil-runner run ELF`: run one firmware on a board (also the firmware workspace's cargo runner).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hil_runner::backend::qemu::QemuSerial;
+use hil_runner::report::ExitStatus;
+use hil_runner::runner::{self, RunOptions};
+
+use super::ReportArgs;
+
+/// Run one firmware ELF on a board and judge it.
+#[derive(clap::Args)]
+pub struct Cmd {
+    /// The firmware ELF.
+    elf: PathBuf,
+    /// Board name (boards/NAME.toml) or path to a board file.
+    #[arg(long, env = "HIL_BOARD")]
+    board: Option<String>,
+    /// Seconds to wait for the end marker before stopping the target (verdict `timeout`, exit 4).
+    #[arg(long, default_value_t = 120.0, value_name = "S")]
+    timeout: f64,
+    /// Raw capture file (default: target/hil/captures/BOARD/ELF-TIME-PID.raw).
+    #[arg(long, value_name = "FILE")]
+    capture: Option<PathBuf>,
+    #[command(flatten)]
+    reports: ReportArgs,
+    #[command(flatten)]
+    qemu: QemuArgs,
+    /// Do not print the firmware's own log frames.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Options of emulated boards.
+#[derive(clap::Args, Debug, Clone)]
+pub struct QemuArgs {
+    /// How QEMU's UART reaches the runner.
+    #[arg(long, value_enum, default_value_t = QemuSerial::Pty, env = "HIL_QEMU_SERIAL")]
+    pub qemu_serial: QemuSerial,
+    /// Extra argument for qemu-system-arm (repeat for several).
+    #[arg(long = "qemu-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub qemu_args: Vec<String>,
+}
+
+impl Cmd {
+    pub fn run(self) -> anyhow::Result<ExitStatus> {
+        anyhow::ensure!(
+            self.timeout > 0.0 && self.timeout.is_finite(),
+            "--timeout must be a positive number of seconds, not {}",
+            self.timeout
+        );
+        let board = super::board(self.board.as_deref())?;
+        let mut opts = RunOptions::new(board, self.elf);
+        opts.timeout = Duration::from_secs_f64(self.timeout);
+        opts.qemu_serial = self.qemu.qemu_serial;
+        opts.qemu_args = self.qemu.qemu_args;
+        opts.print_logs = !self.quiet;
+        if let Some(capture) = self.capture {
+            opts.capture = capture;
+        }
+        let report = super::runtime()?.block_on(runner::run(&opts))?;
+        self.reports.emit(&[report])
+    }
+}

@@ -1,0 +1,56 @@
+//! Shared fixtures of the host tests: firmware built once per test binary, frames built from an ELF's table.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use hil_runner::board::{Board, DEFAULT_BOARD};
+use hil_runner::build::{self, BuildRequest, Image, Images};
+use hil_runner::firmware::Firmware;
+use hil_runner::markers::MarkerKind;
+use hil_runner::rzcobs;
+
+/// The board the end-to-end tests run on: `$HIL_BOARD`, else the emulated default.
+pub fn board() -> Board {
+    let name = std::env::var("HIL_BOARD").unwrap_or_else(|_| DEFAULT_BOARD.into());
+    Board::find(&name).unwrap_or_else(|e| panic!("board {name}: {e}"))
+}
+
+/// The ELF of firmware image `name` (a suite or an example), built once per test binary.
+pub fn image(images: Images, name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<Vec<(Images, Vec<Image>)>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|(i, _)| *i == images) {
+        let board = board();
+        let request = BuildRequest {
+            board: &board,
+            images,
+            features: Vec::new(),
+            env: Vec::new(),
+        };
+        let list = build::build(&request).unwrap_or_else(|e| panic!("{e}"));
+        built.push((images, list));
+    }
+    let (_, list) = built.iter().find(|(i, _)| *i == images).expect("just built");
+    list.iter()
+        .find(|i| i.name == name)
+        .unwrap_or_else(|| panic!("no firmware image {name} among {list:?}"))
+        .elf
+        .clone()
+}
+
+/// The ordering suite's ELF, parsed.
+pub fn ordering_firmware() -> Firmware {
+    Firmware::load(&image(Images::Suites, "ordering")).expect("ordering ELF loads")
+}
+
+/// One encoded sequence frame (rzcobs, with its delimiter) as `firmware` would send it.
+pub fn seq_frame(firmware: &Firmware, stream: u8, n: u32) -> Vec<u8> {
+    let index = firmware.marker_index(MarkerKind::Seq).expect("ELF has the seq marker");
+    let mut raw = index.to_le_bytes().to_vec();
+    raw.push(stream);
+    raw.extend_from_slice(&n.to_le_bytes());
+    let mut out = Vec::new();
+    rzcobs::encode_frame(&raw, &mut out);
+    out
+}
