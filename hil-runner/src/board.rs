@@ -123,7 +123,7 @@ const KNOWN_TARGETS: &[&str] = &[
 pub fn boards_dir() -> PathBuf {
     std::env::var_os("HIL_BOARDS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards"))
+        .unwrap_or_else(|| crate::repo_root().join("boards"))
 }
 
 impl Board {

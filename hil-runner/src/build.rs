@@ -65,8 +65,42 @@ pub fn firmware_dir() -> PathBuf {
     crate::repo_root().join("target-tests")
 }
 
+/// Install the Rust target of `triple` with rustup if its standard library is missing.
+///
+/// rust-toolchain.toml lists the targets, but rustup adds them only when it
+/// installs the toolchain itself; a toolchain that was already there lacks them.
+pub fn ensure_target(triple: &str) -> Result<(), BuildError> {
+    let libdir = Command::new("rustc")
+        .current_dir(firmware_dir())
+        .args(["--print", "target-libdir", "--target", triple])
+        .output()
+        .map_err(BuildError::Cargo)?;
+    let libdir = String::from_utf8_lossy(&libdir.stdout).trim().to_owned();
+    if !libdir.is_empty() && std::path::Path::new(&libdir).is_dir() {
+        return Ok(());
+    }
+    eprintln!(
+        "hil: the Rust target {triple} is missing; installing it: rustup target add {triple}"
+    );
+    let status = Command::new("rustup")
+        .current_dir(firmware_dir())
+        .args(["target", "add", triple])
+        .status()
+        .map_err(BuildError::Cargo)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildError::Failed {
+            board: triple.to_owned(),
+            status: status.code().unwrap_or(-1),
+            command: format!("rustup target add {triple}"),
+        })
+    }
+}
+
 /// Build `req` with `cargo build --release` in `target-tests/` and return the images.
 pub fn build(req: &BuildRequest<'_>) -> Result<Vec<Image>, BuildError> {
+    ensure_target(&req.board.target)?;
     let mut features = vec![req.board.feature.clone()];
     features.extend(req.features.iter().cloned());
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));

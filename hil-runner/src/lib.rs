@@ -32,5 +32,6 @@ pub fn target_dir() -> PathBuf {
 
 /// The repository root (where the host workspace's Cargo.toml is).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    root.canonicalize().unwrap_or(root)
 }

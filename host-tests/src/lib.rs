@@ -31,7 +31,10 @@ pub fn image(images: Images, name: &str) -> PathBuf {
         let list = build::build(&request).unwrap_or_else(|e| panic!("{e}"));
         built.push((images, list));
     }
-    let (_, list) = built.iter().find(|(i, _)| *i == images).expect("just built");
+    let (_, list) = built
+        .iter()
+        .find(|(i, _)| *i == images)
+        .expect("just built");
     list.iter()
         .find(|i| i.name == name)
         .unwrap_or_else(|| panic!("no firmware image {name} among {list:?}"))
@@ -46,11 +49,36 @@ pub fn ordering_firmware() -> Firmware {
 
 /// One encoded sequence frame (rzcobs, with its delimiter) as `firmware` would send it.
 pub fn seq_frame(firmware: &Firmware, stream: u8, n: u32) -> Vec<u8> {
-    let index = firmware.marker_index(MarkerKind::Seq).expect("ELF has the seq marker");
+    let index = firmware
+        .marker_index(MarkerKind::Seq)
+        .expect("ELF has the seq marker");
     let mut raw = index.to_le_bytes().to_vec();
     raw.push(stream);
     raw.extend_from_slice(&n.to_le_bytes());
     let mut out = Vec::new();
     rzcobs::encode_frame(&raw, &mut out);
     out
+}
+
+/// `capture` with the whole frame of sequence number `n` on `stream` (and its delimiter) cut out.
+/// Returns the new capture and the offset the frame had.
+pub fn cut_seq_frame(firmware: &Firmware, capture: &[u8], stream: u8, n: u32) -> (Vec<u8>, u64) {
+    use hil_runner::decode::{Content, FrameDecoder};
+    use hil_runner::framer::Framer;
+    use hil_runner::markers::Marker;
+
+    let mut decoder = FrameDecoder::new(firmware);
+    let mut found = None;
+    Framer::new(4096).feed(capture, |f| {
+        if let Ok(Content::Marker(Marker::Seq { stream: s, n: m })) = decoder.decode(f.bytes) {
+            if (s, m) == (stream, n) {
+                found = Some((f.offset as usize, f.bytes.len()));
+            }
+        }
+    });
+    let (offset, len) =
+        found.unwrap_or_else(|| panic!("seq {n} of stream {stream} not in the capture"));
+    let mut cut = capture[..offset].to_vec();
+    cut.extend_from_slice(&capture[offset + len + 1..]);
+    (cut, offset as u64)
 }

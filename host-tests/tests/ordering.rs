@@ -31,7 +31,10 @@ fn violations(frames: &[(u8, u32)]) -> Vec<Violation> {
     &[(0, 0), (1, 0), (1, 2), (0, 1)],
     &[Violation::Gap { stream: 1, first_missing: 1, last_missing: 1, offset: 30 }]
 )]
-fn ordering_violations_name_stream_seq_and_offset(#[case] frames: &[(u8, u32)], #[case] expected: &[Violation]) {
+fn ordering_violations_name_stream_seq_and_offset(
+    #[case] frames: &[(u8, u32)],
+    #[case] expected: &[Violation],
+) {
     assert_eq!(violations(frames), expected);
 }
 
@@ -43,7 +46,12 @@ fn frames_missing_at_the_end_are_caught_by_the_firmware_count() {
     }
     assert_eq!(
         check.expect_sent(0, 8, 99),
-        Some(Violation::Gap { stream: 0, first_missing: 5, last_missing: 7, offset: 99 })
+        Some(Violation::Gap {
+            stream: 0,
+            first_missing: 5,
+            last_missing: 7,
+            offset: 99
+        })
     );
     assert_eq!(check.expect_sent(0, 8, 100), None, "reported once");
 }
@@ -59,6 +67,14 @@ fn received_counts_distinct_frames_per_stream() {
 
 #[test]
 fn violation_messages_name_the_seq_and_the_byte_offset() {
-    let gap = Violation::Gap { stream: 0, first_missing: 41, last_missing: 41, offset: 1234 };
-    assert_eq!(gap.to_string(), "stream 0: seq 41 missing (next frame at byte 1234)");
+    let gap = Violation::Gap {
+        stream: 0,
+        first_missing: 41,
+        last_missing: 41,
+        offset: 1234,
+    };
+    assert_eq!(
+        gap.to_string(),
+        "stream 0: seq 41 missing (next frame at byte 1234)"
+    );
 }
