@@ -15,6 +15,12 @@ pub enum BuildError {
     /// cargo could not be run.
     #[error("cannot run cargo: {0}")]
     Cargo(std::io::Error),
+    /// The build has no image of that name.
+    #[error("the firmware crate has no image named {name}")]
+    NoImage {
+        /// The name asked for.
+        name: String,
+    },
     /// cargo build failed; its diagnostics were printed.
     #[error(
         "building the firmware for board {board} failed (cargo exit status {status}): {command}"
@@ -136,6 +142,24 @@ pub fn build(req: &BuildRequest<'_>) -> Result<Vec<Image>, BuildError> {
         .collect();
     images.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(images)
+}
+
+/// Build the images of `board` and return the ELF of the one called `name`.
+pub fn build_one(board: &Board, images: Images, name: &str) -> Result<PathBuf, BuildError> {
+    let request = BuildRequest {
+        board,
+        images,
+        features: Vec::new(),
+        env: Vec::new(),
+    };
+    let built = build(&request)?;
+    built
+        .into_iter()
+        .find(|i| i.name == name)
+        .map(|i| i.elf)
+        .ok_or_else(|| BuildError::NoImage {
+            name: name.to_owned(),
+        })
 }
 
 /// The image a `compiler-artifact` message announces, if it is one we asked for.

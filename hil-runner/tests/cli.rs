@@ -2,10 +2,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use hil_runner::board::{Board, DEFAULT_BOARD};
-use hil_runner::build::{self, BuildRequest, Images};
+use hil_runner::build::{self, Images};
 
 fn hil(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hil-runner"))
@@ -21,24 +20,8 @@ fn stderr(out: &Output) -> String {
 
 /// ELF of firmware image `name` for the default board.
 fn elf(images: Images, name: &str) -> PathBuf {
-    static BUILT: OnceLock<Vec<(Images, Vec<build::Image>)>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let board = Board::find(DEFAULT_BOARD).unwrap();
-        [Images::Suites, Images::Examples]
-            .into_iter()
-            .map(|images| {
-                let req = BuildRequest {
-                    board: &board,
-                    images,
-                    features: Vec::new(),
-                    env: Vec::new(),
-                };
-                (images, build::build(&req).unwrap())
-            })
-            .collect()
-    });
-    let (_, list) = built.iter().find(|(i, _)| *i == images).unwrap();
-    list.iter().find(|i| i.name == name).unwrap().elf.clone()
+    let board = Board::find(DEFAULT_BOARD).unwrap();
+    build::build_one(&board, images, name).unwrap()
 }
 
 fn path(p: &Path) -> &str {

@@ -1,10 +1,9 @@
 //! Shared fixtures of the host tests: firmware built once per test binary, frames built from an ELF's table.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
 
 use hil_runner::board::{Board, DEFAULT_BOARD};
-use hil_runner::build::{self, BuildRequest, Image, Images};
+use hil_runner::build::{self, Images};
 use hil_runner::firmware::Firmware;
 use hil_runner::markers::MarkerKind;
 use hil_runner::rzcobs;
@@ -15,31 +14,9 @@ pub fn board() -> Board {
     Board::find(&name).unwrap_or_else(|e| panic!("board {name}: {e}"))
 }
 
-/// The ELF of firmware image `name` (a suite or an example), built once per test binary.
+/// The ELF of firmware image `name` (a suite or an example) for the selected board (cargo builds it once).
 pub fn image(images: Images, name: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<Vec<(Images, Vec<Image>)>>> = OnceLock::new();
-    let built = BUILT.get_or_init(Default::default);
-    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if !built.iter().any(|(i, _)| *i == images) {
-        let board = board();
-        let request = BuildRequest {
-            board: &board,
-            images,
-            features: Vec::new(),
-            env: Vec::new(),
-        };
-        let list = build::build(&request).unwrap_or_else(|e| panic!("{e}"));
-        built.push((images, list));
-    }
-    let (_, list) = built
-        .iter()
-        .find(|(i, _)| *i == images)
-        .expect("just built");
-    list.iter()
-        .find(|i| i.name == name)
-        .unwrap_or_else(|| panic!("no firmware image {name} among {list:?}"))
-        .elf
-        .clone()
+    build::build_one(&board(), images, name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The ordering suite's ELF, parsed.

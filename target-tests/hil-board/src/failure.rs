@@ -1,0 +1,60 @@
+//! Panic and HardFault handling: report a `hil:panic` marker, flush the log queue, exit with failure.
+//!
+//! A failure inside the logger (a log call was in progress) or inside the
+//! handling of an earlier failure skips the marker: logging again would
+//! re-enter the logger. The queued frames are flushed either way.
+
+use core::fmt::Write;
+use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use cortex_m_rt::{exception, ExceptionFrame};
+
+use crate::message::Message;
+
+/// Set by the first failure.
+static FAILING: AtomicBool = AtomicBool::new(false);
+
+/// Whether this failure may log its marker: it is the first failure, and it
+/// did not happen inside a log call. Called with interrupts disabled (or from
+/// HardFault), so a load and a store cannot race.
+fn may_log() -> bool {
+    let first = !FAILING.load(Ordering::Relaxed);
+    FAILING.store(true, Ordering::Relaxed);
+    first && !hil_transport::is_logging()
+}
+
+/// Sends what the log queue holds, then ends the run with failure.
+fn flush_and_fail() -> ! {
+    hil_transport::flush();
+    crate::exit(false)
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    cortex_m::interrupt::disable();
+    if may_log() {
+        let mut message: Message = Message::new();
+        // A message too long for the buffer is cut; the error only says so.
+        let _ = match info.location() {
+            Some(location) => write!(message, "{location}: {}", info.message()),
+            None => write!(message, "{}", info.message()),
+        };
+        hil_protocol::emit::panic(message.as_str());
+    }
+    flush_and_fail()
+}
+
+// cortex-m-rt requires HardFault handlers to be `unsafe fn`: HardFault cannot
+// be masked, so it may run inside any critical section.
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    // The faulting context never resumes, so nothing it left half-done is used
+    // again except the log queue, whose reads and grants are checked.
+    if may_log() {
+        let mut message: Message = Message::new();
+        let _ = write!(message, "HardFault at pc={:#010x}", frame.pc());
+        hil_protocol::emit::panic(message.as_str());
+    }
+    flush_and_fail()
+}
