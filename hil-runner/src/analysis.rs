@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::check::ordering::OrderingCheck;
+use crate::check::overflow::{LossTracker, OverflowSummary};
 use crate::check::Violation;
 use crate::decode::{Content, FrameDecoder, Malformed};
 use crate::firmware::Firmware;
@@ -58,6 +59,8 @@ pub struct Summary {
     pub end: Option<EndMarker>,
     /// Panic message, if the firmware panicked.
     pub panic: Option<String>,
+    /// Loss events: where frames were lost, how many, and what said so.
+    pub overflow: OverflowSummary,
     /// Valid frames (not drop reports) received before the end marker.
     #[serde(skip)]
     pub frames_before_end: u64,
@@ -146,6 +149,7 @@ impl<'t> Analyzer<'t> {
 #[derive(Default)]
 struct Ledger {
     ordering: OrderingCheck,
+    losses: LossTracker,
     summary: Summary,
     violations: Vec<Violation>,
     violations_total: u64,
@@ -157,6 +161,7 @@ impl Ledger {
         let marker = match content {
             Err(reason) => {
                 self.summary.malformed += 1;
+                self.losses.malformed();
                 self.first_malformed.get_or_insert((offset, reason));
                 return;
             }
@@ -189,18 +194,26 @@ impl Ledger {
             Marker::Param { name, value } => {
                 s.params.insert(name, value);
             }
-            Marker::Seq { stream, n } => {
+            Marker::Seq { stream, n, g, .. } => {
                 s.seq_frames += 1;
+                self.losses.seq(g, offset);
                 let v = self.ordering.frame(stream, n, offset);
-                self.push(v);
+                self.push_ordering(v);
             }
-            Marker::Drop { dropped } => s.dropped_reported += u64::from(dropped),
+            Marker::Drop { dropped } => {
+                s.dropped_reported += u64::from(dropped);
+                self.losses.drop_report(dropped);
+            }
             Marker::Stream { stream, sent } => {
                 s.sent.insert(stream, sent);
                 let v = self.ordering.expect_sent(stream, sent, offset);
-                self.push(v);
+                self.push_ordering(v);
             }
             Marker::End { attempted, dropped } => {
+                if s.end.is_none() {
+                    let total = s.sent.values().fold(0u32, |a, &b| a.saturating_add(b));
+                    self.losses.end(total, offset);
+                }
                 s.end.get_or_insert(EndMarker {
                     attempted,
                     dropped,
@@ -209,6 +222,19 @@ impl Ledger {
             }
             Marker::Panic { message } => s.panic = Some(message),
         }
+    }
+
+    /// The transport's policy lets frames go missing (each loss is judged by the overflow check).
+    fn loss_allowed(&self) -> bool {
+        matches!(self.summary.policy.as_deref(), Some("drop" | "truncate"))
+    }
+
+    /// An ordering finding: a gap is a violation only where no loss is allowed.
+    fn push_ordering(&mut self, violation: Option<Violation>) {
+        if matches!(violation, Some(Violation::Gap { .. })) && self.loss_allowed() {
+            return;
+        }
+        self.push(violation);
     }
 
     fn push(&mut self, violation: Option<Violation>) {
@@ -235,7 +261,8 @@ impl Ledger {
                 bytes: stats.oversize_bytes,
             }));
         }
-        if let Some((first_offset, reason)) = self.first_malformed {
+        let truncate = self.summary.policy.as_deref() == Some("truncate");
+        if let Some((first_offset, reason)) = self.first_malformed.filter(|_| !truncate) {
             self.push(Some(Violation::Malformed {
                 count: self.summary.malformed,
                 first_offset,
@@ -260,8 +287,45 @@ impl Ledger {
                 u64::from(sent).saturating_sub(received.get(stream).copied().unwrap_or(0))
             })
             .sum();
+        for (&stream, &sent) in &s.sent {
+            if let Some(highest) = self.ordering.highest(stream).filter(|&h| h >= sent) {
+                let v = Violation::SeqNotSent {
+                    stream,
+                    n: highest,
+                    sent,
+                };
+                self.violations_total += 1;
+                self.violations.push(v);
+            }
+        }
+        s.overflow = self.losses.summary().clone();
+        let policy_violations: Vec<Violation> = match s.policy.as_deref() {
+            Some("drop") => {
+                let mut v: Vec<Violation> = self.losses.drop_policy_violations().collect();
+                if s.missing != s.dropped_reported {
+                    v.push(Violation::MissingNotReported {
+                        missing: s.missing,
+                        reported: s.dropped_reported,
+                    });
+                }
+                v
+            }
+            _ => Vec::new(),
+        };
         let accounting = match s.end {
             None => Some(Violation::NoEnd { bytes: s.bytes }),
+            Some(end) if truncate => {
+                let explained = s.frames_before_end + u64::from(end.dropped) + s.malformed;
+                let impossible = s.malformed > u64::from(end.dropped);
+                (explained != u64::from(end.attempted) || impossible).then_some(
+                    Violation::TruncationUnaccounted {
+                        attempted: end.attempted.into(),
+                        received: s.frames_before_end,
+                        truncated: end.dropped.into(),
+                        malformed: s.malformed,
+                    },
+                )
+            }
             Some(end) if s.frames_before_end + s.dropped_reported != u64::from(end.attempted) => {
                 Some(Violation::Unaccounted {
                     attempted: end.attempted.into(),
@@ -280,6 +344,9 @@ impl Ledger {
             Some(_) => None,
         };
         self.push(accounting);
+        for v in policy_violations {
+            self.push(Some(v));
+        }
         Analysis {
             summary: self.summary,
             violations: self.violations,

@@ -152,7 +152,12 @@ pub fn build_one(board: &Board, images: Images, name: &str) -> Result<PathBuf, B
         features: Vec::new(),
         env: Vec::new(),
     };
-    let built = build(&request)?;
+    build_one_with(&request, name)
+}
+
+/// Build `req` and return the ELF of the image called `name`.
+pub fn build_one_with(req: &BuildRequest<'_>, name: &str) -> Result<PathBuf, BuildError> {
+    let built = build(req)?;
     built
         .into_iter()
         .find(|i| i.name == name)

@@ -19,8 +19,8 @@ pub enum Malformed {
     /// The string index is not in the ELF's table.
     #[error("string index {0:#06x} is not in the ELF's defmt table")]
     UnknownIndex(u16),
-    /// The arguments do not match the format string.
-    #[error("arguments do not match the format string")]
+    /// The arguments do not match the format string, or a sequence frame fails its check value.
+    #[error("arguments do not match the format string (or fail their check value)")]
     Arguments,
     /// Bytes left over after the arguments (rzcobs pads at most 6 zeros).
     #[error("{0} bytes left after the arguments")]

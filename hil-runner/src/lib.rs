@@ -20,6 +20,7 @@ pub mod report;
 pub mod runner;
 pub mod rzcobs;
 pub mod source;
+pub mod suites;
 
 use std::path::PathBuf;
 

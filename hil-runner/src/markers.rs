@@ -68,12 +68,16 @@ pub enum Marker {
         /// Its value.
         value: u32,
     },
-    /// A sequence frame.
+    /// A sequence frame whose payload passed its check.
     Seq {
         /// Stream id (0 = thread mode).
         stream: u8,
         /// Sequence number within the stream.
         n: u32,
+        /// Sequence number across all streams, in the order frames entered the transport.
+        g: u32,
+        /// Payload bytes (check value included).
+        len: u32,
     },
     /// A drop report: frames dropped since the previous report.
     Drop {
@@ -101,6 +105,60 @@ pub enum Marker {
     },
 }
 
+impl Marker {
+    /// The frame bytes after the string index: the inverse of [`Marker::read`]
+    /// (for building streams in tests and fuzzing). A `Seq` gets its valid payload.
+    pub fn write_args(&self, out: &mut Vec<u8>) {
+        let str = |out: &mut Vec<u8>, s: &str| {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        };
+        match self {
+            Self::Boot { board: a, test: b } | Self::Start { test: a, policy: b } => {
+                str(out, a);
+                str(out, b);
+            }
+            Self::Param { name, value } => {
+                str(out, name);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+            Self::Seq { stream, n, g, len } => {
+                out.push(*stream);
+                out.extend_from_slice(&n.to_le_bytes());
+                out.extend_from_slice(&g.to_le_bytes());
+                out.extend_from_slice(&len.to_le_bytes());
+                let start = out.len();
+                out.resize(start + *len as usize, 0);
+                hil_protocol::seq_payload(*stream, *n, *g, &mut out[start..]);
+            }
+            Self::Drop { dropped } => out.extend_from_slice(&dropped.to_le_bytes()),
+            Self::Stream { stream, sent } => {
+                out.push(*stream);
+                out.extend_from_slice(&sent.to_le_bytes());
+            }
+            Self::End { attempted, dropped } => {
+                out.extend_from_slice(&attempted.to_le_bytes());
+                out.extend_from_slice(&dropped.to_le_bytes());
+            }
+            Self::Panic { message } => str(out, message),
+        }
+    }
+
+    /// Which marker this is.
+    pub fn kind(&self) -> MarkerKind {
+        match self {
+            Self::Boot { .. } => MarkerKind::Boot,
+            Self::Start { .. } => MarkerKind::Start,
+            Self::Param { .. } => MarkerKind::Param,
+            Self::Seq { .. } => MarkerKind::Seq,
+            Self::Drop { .. } => MarkerKind::Drop,
+            Self::Stream { .. } => MarkerKind::Stream,
+            Self::End { .. } => MarkerKind::End,
+            Self::Panic { .. } => MarkerKind::Panic,
+        }
+    }
+}
+
 /// Reads marker arguments from the bytes after a frame's string index.
 struct ArgReader<'a>(&'a [u8]);
 
@@ -117,14 +175,18 @@ impl<'a> ArgReader<'a> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
     fn str(&mut self) -> Option<String> {
+        Some(String::from_utf8_lossy(self.bytes()?).into_owned())
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
         let len = self.u32()? as usize;
-        Some(String::from_utf8_lossy(self.take(len)?).into_owned())
+        self.take(len)
     }
 }
 
 impl Marker {
     /// Read a marker of `kind` from `args` (frame bytes after the index).
-    /// Returns the marker and the bytes it used, or `None` if `args` is too short.
+    /// Returns the marker and the bytes it used, or `None` if `args` is too short
+    /// or a sequence frame's payload fails its check.
     pub fn read(kind: MarkerKind, args: &[u8]) -> Option<(Self, usize)> {
         let mut r = ArgReader(args);
         let marker = match kind {
@@ -140,10 +202,15 @@ impl Marker {
                 name: r.str()?,
                 value: r.u32()?,
             },
-            MarkerKind::Seq => Self::Seq {
-                stream: r.u8()?,
-                n: r.u32()?,
-            },
+            MarkerKind::Seq => {
+                let (stream, n, g) = (r.u8()?, r.u32()?, r.u32()?);
+                let payload = r.bytes()?;
+                if !hil_protocol::seq_payload_is_valid(stream, n, g, payload) {
+                    return None;
+                }
+                let len = payload.len() as u32;
+                Self::Seq { stream, n, g, len }
+            }
             MarkerKind::Drop => Self::Drop { dropped: r.u32()? },
             MarkerKind::Stream => Self::Stream {
                 stream: r.u8()?,

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use hil_runner::board::{Board, DEFAULT_BOARD};
 use hil_runner::build::{self, Images};
+use hil_runner::suites;
 
 fn hil(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hil-runner"))
@@ -18,10 +19,13 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// ELF of firmware image `name` for the default board.
+/// ELF of firmware image `name` for the default board (a suite of the manifest, or an example).
 fn elf(images: Images, name: &str) -> PathBuf {
     let board = Board::find(DEFAULT_BOARD).unwrap();
-    build::build_one(&board, images, name).unwrap()
+    match images {
+        Images::Suites => suites::build_suite(&board, &suites::find(name).unwrap()).unwrap(),
+        Images::Examples => build::build_one(&board, images, name).unwrap(),
+    }
 }
 
 fn path(p: &Path) -> &str {
@@ -54,7 +58,7 @@ fn check_exits_1_and_names_the_missing_seq_when_one_frame_is_cut_out() {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
-        .find(|l| l.ends_with("hil:seq s=0 n=1234"))
+        .find(|l| l.contains("hil:seq s=0 n=1234 g="))
         .expect("frame listed");
     let offset: usize = line.split_whitespace().next().unwrap().parse().unwrap();
     let bytes = std::fs::read(&capture).unwrap();

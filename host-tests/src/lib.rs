@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use hil_runner::board::{Board, DEFAULT_BOARD};
 use hil_runner::build::{self, Images};
 use hil_runner::firmware::Firmware;
-use hil_runner::markers::MarkerKind;
+use hil_runner::markers::Marker;
 use hil_runner::rzcobs;
+use hil_runner::suites;
 
 /// The board the end-to-end tests run on: `$HIL_BOARD`, else the emulated default.
 pub fn board() -> Board {
@@ -19,19 +20,24 @@ pub fn image(images: Images, name: &str) -> PathBuf {
     build::build_one(&board(), images, name).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The ordering suite's ELF, parsed.
-pub fn ordering_firmware() -> Firmware {
-    Firmware::load(&image(Images::Suites, "ordering")).expect("ordering ELF loads")
+/// The ELF of suite `name` of the manifest (its features applied) for the selected board.
+pub fn suite(name: &str) -> PathBuf {
+    let suite = suites::find(name).unwrap_or_else(|e| panic!("{e}"));
+    suites::build_suite(&board(), &suite).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// One encoded sequence frame (rzcobs, with its delimiter) as `firmware` would send it.
-pub fn seq_frame(firmware: &Firmware, stream: u8, n: u32) -> Vec<u8> {
+/// The ordering suite's ELF, parsed.
+pub fn ordering_firmware() -> Firmware {
+    Firmware::load(&suite("ordering")).expect("ordering ELF loads")
+}
+
+/// One encoded frame (rzcobs, with its delimiter) of `marker` as `firmware` would send it.
+pub fn marker_frame(firmware: &Firmware, marker: &Marker) -> Vec<u8> {
     let index = firmware
-        .marker_index(MarkerKind::Seq)
-        .expect("ELF has the seq marker");
+        .marker_index(marker.kind())
+        .expect("ELF has the marker");
     let mut raw = index.to_le_bytes().to_vec();
-    raw.push(stream);
-    raw.extend_from_slice(&n.to_le_bytes());
+    marker.write_args(&mut raw);
     let mut out = Vec::new();
     rzcobs::encode_frame(&raw, &mut out);
     out
@@ -47,7 +53,10 @@ pub fn cut_seq_frame(firmware: &Firmware, capture: &[u8], stream: u8, n: u32) ->
     let mut decoder = FrameDecoder::new(firmware);
     let mut found = None;
     Framer::new(4096).feed(capture, |f| {
-        if let Ok(Content::Marker(Marker::Seq { stream: s, n: m })) = decoder.decode(f.bytes) {
+        if let Ok(Content::Marker(Marker::Seq {
+            stream: s, n: m, ..
+        })) = decoder.decode(f.bytes)
+        {
             if (s, m) == (stream, n) {
                 found = Some((f.offset as usize, f.bytes.len()));
             }

@@ -10,10 +10,10 @@ use hil_runner::check::Violation;
 use hil_runner::framer::DEFAULT_MAX_FRAME_LEN;
 use hil_runner::report::{TestReport, Verdict};
 use hil_runner::runner::{self, RunOptions};
-use host_tests::{board, cut_seq_frame, image, ordering_firmware};
+use host_tests::{board, cut_seq_frame, image, ordering_firmware, suite};
 
-fn run(images: Images, name: &str, configure: impl FnOnce(&mut RunOptions)) -> TestReport {
-    let mut opts = RunOptions::new(board(), image(images, name));
+fn run(elf: std::path::PathBuf, configure: impl FnOnce(&mut RunOptions)) -> TestReport {
+    let mut opts = RunOptions::new(board(), elf);
     opts.timeout = Duration::from_secs(120);
     configure(&mut opts);
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -23,7 +23,7 @@ fn run(images: Images, name: &str, configure: impl FnOnce(&mut RunOptions)) -> T
 /// The ordering suite, run once for every test that looks at it.
 fn ordering_run() -> &'static TestReport {
     static RUN: OnceLock<TestReport> = OnceLock::new();
-    RUN.get_or_init(|| run(Images::Suites, "ordering", |_| {}))
+    RUN.get_or_init(|| run(suite("ordering"), |_| {}))
 }
 
 #[test]
@@ -86,9 +86,7 @@ fn a_capture_with_one_whole_frame_cut_out_fails_and_names_the_missing_seq() {
 
 #[test]
 fn the_socket_chardev_carries_the_same_run_losslessly() {
-    let r = run(Images::Suites, "ordering", |o| {
-        o.qemu_serial = QemuSerial::Socket
-    });
+    let r = run(suite("ordering"), |o| o.qemu_serial = QemuSerial::Socket);
     assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
     assert_eq!((r.malformed, r.missing), (0, 0));
 }
@@ -96,7 +94,7 @@ fn the_socket_chardev_carries_the_same_run_losslessly() {
 #[test]
 fn firmware_that_never_ends_is_stopped_at_the_deadline() {
     let started = Instant::now();
-    let r = run(Images::Examples, "never_ends", |o| {
+    let r = run(image(Images::Examples, "never_ends"), |o| {
         o.timeout = Duration::from_secs(3)
     });
     assert_eq!(r.verdict, Verdict::Timeout, "{:?}", r.reason);
@@ -114,7 +112,7 @@ fn firmware_that_never_ends_is_stopped_at_the_deadline() {
 
 #[test]
 fn a_panic_is_a_crash_with_the_panic_message() {
-    let r = run(Images::Examples, "panics", |_| {});
+    let r = run(image(Images::Examples, "panics"), |_| {});
     assert_eq!(r.verdict, Verdict::Crash);
     let reason = r.reason.clone().unwrap_or_default();
     assert!(

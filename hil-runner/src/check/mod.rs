@@ -1,6 +1,7 @@
 //! Checks that turn a decoded capture into violations: ordering, loss accounting, well-formed frames.
 
 pub mod ordering;
+pub mod overflow;
 
 use serde::Serialize;
 
@@ -83,6 +84,44 @@ pub enum Violation {
         /// Board in the boot marker.
         found: String,
     },
+    /// Under the `drop` policy, a loss event whose drop reports do not count its lost frames.
+    DropReportMismatch {
+        /// Offset where the stream recovered.
+        offset: u64,
+        /// Global number of the first frame lost.
+        first_g: u32,
+        /// Sequence frames lost there.
+        lost: u32,
+        /// Frames the drop reports there count.
+        reported: u32,
+    },
+    /// Sequence frames missing and frames reported dropped differ (`drop` policy: they must be equal).
+    MissingNotReported {
+        /// Sequence frames sent and not received.
+        missing: u64,
+        /// Frames the drop reports count.
+        reported: u64,
+    },
+    /// Under the `truncate` policy, losses that neither the firmware's count nor a malformed frame explains.
+    TruncationUnaccounted {
+        /// Frames the transport was asked to send.
+        attempted: u64,
+        /// Frames received before the end marker.
+        received: u64,
+        /// Frames the firmware counted as truncated or discarded.
+        truncated: u64,
+        /// Malformed frames (each hides one frame merged into a truncated one).
+        malformed: u64,
+    },
+    /// A sequence frame the firmware says it never sent.
+    SeqNotSent {
+        /// Stream id.
+        stream: u8,
+        /// Its seq.
+        n: u32,
+        /// Frames the firmware sent on that stream.
+        sent: u32,
+    },
     /// The end marker never arrived.
     NoEnd {
         /// Bytes received in all.
@@ -133,6 +172,23 @@ impl std::fmt::Display for Violation {
             Self::WrongBoard { expected, found } => {
                 write!(f, "firmware was built for board {found}, run on {expected}")
             }
+            Self::DropReportMismatch { offset, first_g, lost, reported } => write!(
+                f,
+                "{lost} frames lost from g={first_g} but drop reports count {reported} (stream recovered at byte {offset})"
+            ),
+            Self::MissingNotReported { missing, reported } => write!(
+                f,
+                "{missing} sequence frames missing but drop reports count {reported}"
+            ),
+            Self::TruncationUnaccounted { attempted, received, truncated, malformed } => write!(
+                f,
+                "truncate: firmware attempted {attempted}, received {received}, truncated {truncated}, malformed {malformed}: {} frames lost without a count",
+                attempted.abs_diff(received + truncated + malformed)
+            ),
+            Self::SeqNotSent { stream, n, sent } => write!(
+                f,
+                "stream {stream}: seq {n} received but the firmware sent only {sent}"
+            ),
             Self::NoEnd { bytes } => write!(f, "the end marker never arrived ({bytes} bytes received)"),
             Self::UnfinishedFrame { offset, len } => {
                 write!(f, "unfinished frame of {len} bytes at byte {offset} (no delimiter)")

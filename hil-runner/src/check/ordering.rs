@@ -85,6 +85,12 @@ impl OrderingCheck {
         })
     }
 
+    /// The highest sequence number received on `stream`.
+    pub fn highest(&self, stream: u8) -> Option<u32> {
+        let state = self.streams.get(&stream)?;
+        (state.distinct > 0).then(|| state.next.wrapping_sub(1))
+    }
+
     /// Distinct sequence numbers received per stream.
     pub fn received(&self) -> impl Iterator<Item = (u8, u64)> + '_ {
         self.streams.iter().map(|(&s, st)| (s, st.distinct))

@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hil_runner::build::{self, BuildRequest, Images};
 use hil_runner::report::{ExitStatus, TestReport};
 use hil_runner::runner::{self, RunOptions};
+use hil_runner::suites;
 
 use super::run::QemuArgs;
 use super::ReportArgs;
 
-/// Build the target test suites and run them on one or more boards.
+/// Build the target test suites (target-tests/firmware/suites.toml) and run them on one or more boards.
 #[derive(clap::Args)]
 pub struct Cmd {
     /// Boards to run on (repeat for several); default `$HIL_BOARD`, else the emulated board.
@@ -39,38 +39,35 @@ impl Cmd {
             .into_iter()
             .map(super::board)
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let manifest = suites::manifest_path();
+        let suites: Vec<_> = suites::load(&manifest)?
+            .into_iter()
+            .filter(|s| self.only.is_empty() || self.only.contains(&s.name))
+            .collect();
+        anyhow::ensure!(
+            !suites.is_empty(),
+            "no suite to run in {} (--only {:?})",
+            manifest.display(),
+            self.only
+        );
         let rt = super::runtime()?;
         let mut reports: Vec<TestReport> = Vec::new();
-        for board in boards {
-            let request = BuildRequest {
-                board: &board,
-                images: Images::Suites,
-                features: Vec::new(),
-                env: Vec::new(),
-            };
-            eprintln!("hil: building the test suites for {}", board.name);
-            let images = build::build(&request)?;
-            let images: Vec<_> = images
-                .into_iter()
-                .filter(|i| self.only.is_empty() || self.only.contains(&i.name))
-                .collect();
-            anyhow::ensure!(
-                !images.is_empty(),
-                "no test suite to run for board {}",
-                board.name
-            );
-            for image in images {
-                eprintln!("hil: running {} on {}", image.name, board.name);
-                let mut opts = RunOptions::new(board.clone(), image.elf.clone());
+        for board in &boards {
+            for suite in &suites {
+                eprintln!("hil: building {} for {}", suite.name, board.name);
+                let elf = suites::build_suite(board, suite)?;
+                eprintln!("hil: running {} on {}", suite.name, board.name);
+                let mut opts = RunOptions::new(board.clone(), elf);
                 opts.timeout = Duration::from_secs_f64(self.timeout);
                 opts.qemu_serial = self.qemu.qemu_serial;
                 opts.qemu_args = self.qemu.qemu_args.clone();
-                let report = rt
+                let mut report = rt
                     .block_on(runner::run(&opts))
-                    .with_context(|| format!("suite {} on {}", image.name, board.name))?;
+                    .with_context(|| format!("suite {} on {}", suite.name, board.name))?;
+                report.name = suite.name.clone();
                 eprintln!(
                     "hil: {} {} ({} frames)",
-                    image.name,
+                    suite.name,
                     report.verdict.as_str(),
                     report.frames
                 );

@@ -120,6 +120,10 @@ pub struct TestReport {
     pub bytes_per_s: f64,
     /// Frame rate: `frames / duration_s`.
     pub frames_per_s: f64,
+    /// Overflow policy of the firmware's transport (`drop`, `truncate`, `block`).
+    pub policy: Option<String>,
+    /// Loss events: count, frames lost per event, the worst one.
+    pub overflow: Option<crate::check::overflow::OverflowSummary>,
     /// How the target ended.
     pub target_end: Option<TargetEnd>,
     /// The first violations (at most 100).
@@ -148,6 +152,8 @@ impl TestReport {
             duration_s: 0.0,
             bytes_per_s: 0.0,
             frames_per_s: 0.0,
+            policy: None,
+            overflow: None,
             target_end: None,
             violations: Vec::new(),
             violations_total: 0,
@@ -176,6 +182,8 @@ impl TestReport {
         if let Some(test) = &s.test {
             self.name = test.clone();
         }
+        self.policy = s.policy.clone();
+        self.overflow = Some(s.overflow.clone());
         self.violations = analysis
             .violations
             .iter()

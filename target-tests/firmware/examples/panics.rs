@@ -16,7 +16,7 @@ fn main() -> ! {
     let _drain = hil_firmware::boot("panics");
     emit::start("panics", hil_transport::POLICY);
     for n in 0..FRAMES {
-        emit::seq(THREAD_STREAM, n);
+        hil_protocol::seq(THREAD_STREAM, n, 0);
     }
     panic!("deliberate panic for the crash test");
 }

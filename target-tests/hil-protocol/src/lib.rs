@@ -6,7 +6,7 @@
 //! their arguments, so the two sides cannot drift apart.
 //!
 //! A test run is, in order: [`fmt::BOOT`], [`fmt::START`], any number of
-//! [`fmt::PARAM`], the test's own frames ([`fmt::SEQ`] and others, with
+//! [`fmt::PARAM`], the test's own frames ([`fmt::SEQ`], sent with [`seq`], and others, with
 //! [`fmt::DROP`] reports from the transport wherever frames were dropped),
 //! one [`fmt::STREAM`] per stream, and [`fmt::END`].
 //!
@@ -17,6 +17,70 @@
 
 /// Stream id of frames logged from thread mode.
 pub const THREAD_STREAM: u8 = 0;
+
+/// Bytes of the check value at the start of every sequence frame's payload.
+pub const SEQ_CHECK_LEN: usize = 4;
+
+/// Longest sequence frame payload (check value included).
+pub const SEQ_PAYLOAD_MAX: usize = 256;
+
+/// Fills `payload` (its whole length, at least [`SEQ_CHECK_LEN`] bytes) for sequence frame
+/// (`stream`, `n`, `g`): a 32-bit FNV-1a check over the fields and the length, then filler
+/// bytes derived from it. A frame whose payload differs from this was corrupted.
+pub fn seq_payload(stream: u8, n: u32, g: u32, payload: &mut [u8]) {
+    let check = seq_check(stream, n, g, payload.len());
+    for (i, byte) in payload.iter_mut().enumerate() {
+        *byte = (check >> (8 * (i % 4))) as u8 ^ (i / 4) as u8;
+    }
+}
+
+/// Whether `payload` is the one [`seq_payload`] makes for (`stream`, `n`, `g`).
+pub fn seq_payload_is_valid(stream: u8, n: u32, g: u32, payload: &[u8]) -> bool {
+    if payload.len() < SEQ_CHECK_LEN {
+        return false;
+    }
+    let check = seq_check(stream, n, g, payload.len());
+    payload
+        .iter()
+        .enumerate()
+        .all(|(i, &byte)| byte == (check >> (8 * (i % 4))) as u8 ^ (i / 4) as u8)
+}
+
+fn seq_check(stream: u8, n: u32, g: u32, len: usize) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    let fields = [stream]
+        .into_iter()
+        .chain(n.to_le_bytes())
+        .chain(g.to_le_bytes())
+        .chain((len as u32).to_le_bytes());
+    for byte in fields {
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    hash
+}
+
+/// Next global sequence number (`g`) of [`seq`].
+#[cfg(feature = "defmt")]
+static NEXT_G: critical_section::Mutex<core::cell::Cell<u32>> =
+    critical_section::Mutex::new(core::cell::Cell::new(0));
+
+/// Emit sequence frame `n` of `stream` with `extra` filler bytes after the check value
+/// (at most [`SEQ_PAYLOAD_MAX`] − [`SEQ_CHECK_LEN`]).
+///
+/// The global number `g` is taken and the frame logged in one critical section, so
+/// `g` follows the order in which frames enter the transport, across all streams.
+#[cfg(feature = "defmt")]
+pub fn seq(stream: u8, n: u32, extra: usize) {
+    let len = (SEQ_CHECK_LEN + extra).min(SEQ_PAYLOAD_MAX);
+    let mut payload = [0u8; SEQ_PAYLOAD_MAX];
+    critical_section::with(|cs| {
+        let next = NEXT_G.borrow(cs);
+        let g = next.get();
+        next.set(g.wrapping_add(1));
+        seq_payload(stream, n, g, &mut payload[..len]);
+        emit::seq_frame(stream, n, g, &payload[..len]);
+    });
+}
 
 macro_rules! markers {
     ($(
@@ -51,8 +115,10 @@ markers! {
     START, start(test: &str, policy: &str) = "hil:start test={=str} policy={=str}";
     /// One named parameter of the running test (queue capacity, frame count ...).
     PARAM, param(name: &str, value: u32) = "hil:param {=str}={=u32}";
-    /// One sequence frame: stream id (0 = thread mode, 1.. = interrupt priorities) and its number.
-    SEQ, seq(stream: u8, n: u32) = "hil:seq s={=u8} n={=u32}";
+    /// One sequence frame: stream id (0 = thread mode, 1.. = interrupt priorities), its number
+    /// in the stream, its number across all streams (`g`) and a payload that starts with a
+    /// check value over all of them ([`seq_payload`]). Emit it with [`seq`], not directly.
+    SEQ, seq_frame(stream: u8, n: u32, g: u32, payload: &[u8]) = "hil:seq s={=u8} n={=u32} g={=u32} p={=[u8]}";
     /// A drop report from the transport: frames dropped since the previous report.
     DROP, drop_report(dropped: u32) = "hil:drop n={=u32}";
     /// How many sequence frames the firmware logged on one stream.

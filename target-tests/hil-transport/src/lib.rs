@@ -26,12 +26,24 @@
 //! # Overflow policy
 //!
 //! What happens to a frame that does not fit is chosen at build time
-//! ([`POLICY`]). This version has one policy:
+//! ([`POLICY`]), one cargo feature each:
 //!
-//! - `block` (cargo feature `policy-block`, and the default): the logger
-//!   drains the queue synchronously into the sink until the frame fits. A
-//!   frame is dropped only when no sink is registered yet (before [`init`]) or
-//!   when it is logged from inside a drain callback.
+//! - `drop` (`policy-drop`, the default): a frame that does not fit is
+//!   dropped whole and counted; as soon as space returns (the next frame that
+//!   fits, or the next drain), a drop report frame `hil:drop n=N` with the
+//!   number dropped since the last report enters the queue first. A partial
+//!   frame never enters the queue.
+//! - `truncate` (`policy-truncate`, what defmt-bbq does): as much of the
+//!   frame as fits is written and the rest discarded, its delimiter too, so
+//!   the next frame merges into it. Counted as dropped; no report. Kept to
+//!   test the host's recovery.
+//! - `block` (`policy-block`): the logger drains the queue synchronously
+//!   into the sink until the frame fits. A frame is dropped only when no sink
+//!   is registered yet (before [`init`]) or when it is logged from inside a
+//!   drain callback.
+//!
+//! The test-only feature `test-uncounted-drops` makes `drop` lose frames
+//! without counting or reporting them: the fault the host's check must catch.
 //!
 //! Independently of the policy, a frame whose encoding is longer than
 //! [`MAX_FRAME`] is dropped whole. Every dropped frame is counted
@@ -62,6 +74,7 @@
 mod logger;
 mod policy;
 mod queue;
+mod report;
 mod staging;
 
 include!(concat!(env!("OUT_DIR"), "/config.rs"));
@@ -77,7 +90,7 @@ const _: () = assert!(
     "MAX_FRAME must fit into an emptied queue"
 );
 
-/// Name of the overflow policy this build uses (`"block"`).
+/// Name of the overflow policy this build uses (`"drop"`, `"truncate"` or `"block"`).
 pub const POLICY: &str = policy::Selected::NAME;
 
 /// Where the encoded byte stream goes: the board's blocking serial write.
@@ -96,6 +109,7 @@ pub fn init(sink: Sink) -> Drain {
         queue::register_sink(sink),
         "hil_transport::init called twice: the queue has one consumer"
     );
+    logger::learn_drop_report_index();
     Drain { _private: () }
 }
 
@@ -116,7 +130,20 @@ impl Drain {
     /// add meanwhile, up to [`QUEUE_SIZE`] bytes per call (so a drain ends even
     /// when interrupts log faster than it moves). Returns the number of bytes moved.
     pub fn drain_into(&self, consume: impl FnMut(&[u8])) -> usize {
-        queue::log_queue().drain(QUEUE_SIZE, consume)
+        let moved = queue::log_queue().drain(QUEUE_SIZE, consume);
+        // Space is back: a pending drop report goes out now, not with the next frame.
+        report::push_pending(&mut queue::log_queue());
+        moved
+    }
+
+    /// Moves at most one chunk ([`DRAIN_CHUNK`] bytes) into the sink: a throttled drain.
+    pub fn drain_chunk_to_sink(&self) -> usize {
+        let moved = match queue::sink() {
+            Some(sink) => queue::log_queue().drain(DRAIN_CHUNK, sink),
+            None => 0,
+        };
+        report::push_pending(&mut queue::log_queue());
+        moved
     }
 
     /// Like [`Drain::drain_into`], into the sink registered by [`init`].
@@ -141,6 +168,12 @@ pub fn flush() -> usize {
 /// Frames the logger was asked to send so far: every completed log call.
 pub fn attempted() -> u32 {
     logger::ATTEMPTED.load(Ordering::Relaxed)
+}
+
+/// Encoded bytes of all frames the logger was asked to send so far (whether
+/// they were queued or not): lets a test log an exact number of bytes.
+pub fn attempted_bytes() -> u32 {
+    logger::ATTEMPTED_BYTES.load(Ordering::Relaxed)
 }
 
 /// Frames dropped whole so far (overflow policy, or longer than [`MAX_FRAME`]).
@@ -172,6 +205,7 @@ mod tests {
     // The host has no defmt.x linker script to provide these.
     defmt::timestamp!("");
 
+    #[cfg(feature = "policy-block")]
     #[test]
     fn log_calls_arrive_as_whole_counted_frames() {
         let drain = crate::init(record);
@@ -200,5 +234,39 @@ mod tests {
         assert!(frames[..301]
             .iter()
             .all(|frame| !frame.is_empty() && frame.len() < 16));
+    }
+
+    #[cfg(not(any(feature = "policy-block", feature = "policy-truncate")))]
+    #[test]
+    fn every_dropped_frame_is_counted_and_reported_before_the_next_one() {
+        let drain = crate::init(record);
+        // Nothing drains: the queue fills, later frames are dropped whole.
+        for n in 0..300u32 {
+            defmt::info!("frame {=u32}", n);
+        }
+        let dropped = crate::dropped();
+        assert_eq!(crate::attempted(), 300);
+        assert!(dropped > 0 && dropped < 300, "dropped {dropped}");
+        assert_eq!(crate::report::pending(), dropped);
+        // Draining makes room: the report goes in at once, then the next frame.
+        drain.drain_to_sink();
+        assert_eq!(crate::report::pending(), 0);
+        defmt::info!("frame {=u32}", 300);
+        crate::flush();
+        let sent = SENT.lock().unwrap();
+        let report = crate::report::encode(dropped).unwrap();
+        let frames: Vec<&[u8]> = sent[1..].split_inclusive(|&byte| byte == 0).collect();
+        let reports = frames.iter().filter(|f| **f == &report[..]).count();
+        assert_eq!(reports, 1, "one report with the whole count");
+        assert_eq!(
+            frames.len() as u32 - 1 + dropped,
+            301,
+            "received + reported dropped == attempted"
+        );
+        assert_eq!(
+            frames[frames.len() - 2],
+            &report[..],
+            "the report precedes the frame after it"
+        );
     }
 }

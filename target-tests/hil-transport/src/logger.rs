@@ -17,11 +17,23 @@ use crate::MAX_FRAME;
 
 /// Frames the logger was asked to send (completed log calls).
 pub(crate) static ATTEMPTED: AtomicU32 = AtomicU32::new(0);
+/// Encoded bytes of every frame the logger was asked to send.
+pub(crate) static ATTEMPTED_BYTES: AtomicU32 = AtomicU32::new(0);
 /// Frames dropped whole: by the overflow policy, or longer than `MAX_FRAME`.
 pub(crate) static DROPPED: AtomicU32 = AtomicU32::new(0);
 
 /// Set while a log call is in progress (between `acquire` and `release`).
 static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Set while [`learn_drop_report_index`] logs its one report: the log call
+/// records the frame's string index instead of sending the frame.
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+
+/// Learns the string index of `hil:drop` by logging one report in capture mode.
+pub(crate) fn learn_drop_report_index() {
+    CAPTURING.store(true, Ordering::Relaxed);
+    hil_protocol::emit::drop_report(0);
+}
 
 /// Everything a log call works on.
 struct LogCall {
@@ -91,6 +103,9 @@ unsafe impl defmt::Logger for HilLogger {
         let call = unsafe { log_call() };
         call.restore = restore;
         call.staging.clear();
+        if CAPTURING.load(Ordering::Relaxed) {
+            return;
+        }
         let LogCall {
             encoder, staging, ..
         } = call;
@@ -114,12 +129,31 @@ unsafe impl defmt::Logger for HilLogger {
             staging,
             restore,
         } = call;
+        if CAPTURING.load(Ordering::Relaxed) {
+            // `write` staged the raw bytes; the first two are the string index.
+            if let Some(&[lo, hi, ..]) = staging.frame() {
+                crate::report::set_index([lo, hi]);
+            }
+            CAPTURING.store(false, Ordering::Relaxed);
+            let restore = *restore;
+            TAKEN.store(false, Ordering::Relaxed);
+            // SAFETY: `restore` is what the matching `acquire` got from
+            // `critical_section::acquire`, in this same context.
+            unsafe { critical_section::release(restore) };
+            return;
+        }
         encoder.end_frame(|bytes| staging.push(bytes));
         count(&ATTEMPTED);
+        ATTEMPTED_BYTES.store(
+            ATTEMPTED_BYTES
+                .load(Ordering::Relaxed)
+                .wrapping_add(staging.len() as u32),
+            Ordering::Relaxed,
+        );
         let delivery = match staging.frame() {
             Some(frame) => Selected::deliver(&mut queue::log_queue(), frame),
             // Longer than MAX_FRAME: dropped whole, never partially written.
-            None => Delivery::Dropped,
+            None => Selected::discard(),
         };
         if delivery == Delivery::Dropped {
             count(&DROPPED);
@@ -137,6 +171,10 @@ unsafe impl defmt::Logger for HilLogger {
         let LogCall {
             encoder, staging, ..
         } = call;
+        if CAPTURING.load(Ordering::Relaxed) {
+            staging.push(bytes);
+            return;
+        }
         encoder.write(bytes, |encoded| staging.push(encoded));
     }
 }

@@ -5,18 +5,22 @@
 //! target). A policy either gets the whole frame into the queue or drops it
 //! whole; it never leaves part of a frame behind.
 //!
-//! This version has one policy, [`Block`] (cargo feature `policy-block`, also
-//! the default). `drop` and `truncate` are meant to be added next to it, each
-//! behind its own cargo feature, with [`Selected`] picking the one enabled.
+//! Three policies, one per cargo feature, [`Selected`] is the one enabled:
+//! [`DropWhole`] (`policy-drop`, the default), [`Truncate`] (`policy-truncate`)
+//! and [`Block`] (`policy-block`).
 
 /// The queue has no room for the whole frame right now.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct QueueFull;
 
 /// The queue as a policy sees it.
+#[allow(dead_code)] // Each policy uses the part of the queue it needs.
 pub(crate) trait FrameQueue {
     /// Puts the whole frame into the queue, or nothing at all.
     fn try_push(&mut self, frame: &[u8]) -> Result<(), QueueFull>;
+
+    /// Puts as much of the frame's start as fits into the queue; returns how much.
+    fn push_prefix(&mut self, frame: &[u8]) -> usize;
 
     /// Moves the oldest queued bytes (one chunk) out into the sink, synchronously.
     ///
@@ -30,8 +34,11 @@ pub(crate) trait FrameQueue {
 pub(crate) enum Delivery {
     /// The whole frame is in the queue.
     Queued,
-    /// The frame was discarded whole; the caller counts it as dropped.
+    /// The frame was discarded (whole, or truncated); the caller counts it as dropped.
     Dropped,
+    /// The frame was discarded and must not be counted (test-only fault injection).
+    #[allow(dead_code)] // Only with the test-only feature `test-uncounted-drops`.
+    Lost,
 }
 
 /// An overflow policy.
@@ -41,6 +48,11 @@ pub(crate) trait OverflowPolicy {
 
     /// Gets `frame` into `queue` or drops it, both whole.
     fn deliver(queue: &mut impl FrameQueue, frame: &[u8]) -> Delivery;
+
+    /// A frame too long for the staging buffer is discarded: how it is counted.
+    fn discard() -> Delivery {
+        Delivery::Dropped
+    }
 }
 
 /// `block`: while the frame does not fit, drain the queue into the sink
@@ -49,6 +61,7 @@ pub(crate) trait OverflowPolicy {
 /// The frame is dropped only when draining cannot make room: no sink is
 /// registered yet, or the logger runs while the queue is being read (a log
 /// call from inside a drain callback).
+#[allow(dead_code)] // Only the selected policy runs in a build; all are unit-tested.
 pub(crate) struct Block;
 
 impl OverflowPolicy for Block {
@@ -66,14 +79,85 @@ impl OverflowPolicy for Block {
     }
 }
 
+/// `drop`: a frame that does not fit is dropped whole and counted; before the
+/// next frame that fits, a drop report (`hil:drop n=N`) with the number dropped
+/// since the last report enters the queue.
+///
+/// With the test-only feature `test-uncounted-drops` the drops are neither
+/// counted nor reported: the loss the host's overflow check must catch.
+#[allow(dead_code)] // Only the selected policy runs in a build; all are unit-tested.
+pub(crate) struct DropWhole;
+
+impl OverflowPolicy for DropWhole {
+    const NAME: &'static str = "drop";
+
+    fn deliver(queue: &mut impl FrameQueue, frame: &[u8]) -> Delivery {
+        if !crate::report::push_pending(queue) {
+            // The report itself does not fit: no room for the frame either.
+            return dropped_and_reported();
+        }
+        match queue.try_push(frame) {
+            Ok(()) => Delivery::Queued,
+            Err(QueueFull) => dropped_and_reported(),
+        }
+    }
+
+    fn discard() -> Delivery {
+        dropped_and_reported()
+    }
+}
+
+#[allow(dead_code)] // Used by `DropWhole` only.
+fn dropped_and_reported() -> Delivery {
+    if cfg!(feature = "test-uncounted-drops") {
+        Delivery::Lost
+    } else {
+        crate::report::count_drop();
+        Delivery::Dropped
+    }
+}
+
+/// `truncate` (what defmt-bbq does): write as much of the frame as fits and
+/// discard the rest, its closing delimiter included, so the next frame merges
+/// into it. Kept to test that the host recovers; every truncated frame is
+/// counted as dropped, no report is sent.
+#[allow(dead_code)] // Only the selected policy runs in a build; all are unit-tested.
+pub(crate) struct Truncate;
+
+impl OverflowPolicy for Truncate {
+    const NAME: &'static str = "truncate";
+
+    fn deliver(queue: &mut impl FrameQueue, frame: &[u8]) -> Delivery {
+        if queue.try_push(frame).is_ok() {
+            return Delivery::Queued;
+        }
+        queue.push_prefix(frame);
+        Delivery::Dropped
+    }
+}
+
+#[cfg(any(
+    all(feature = "policy-drop", feature = "policy-truncate"),
+    all(feature = "policy-drop", feature = "policy-block"),
+    all(feature = "policy-truncate", feature = "policy-block"),
+))]
+compile_error!("hil-transport: enable at most one of policy-drop, policy-truncate, policy-block");
+
 /// The policy this build uses.
+#[cfg(feature = "policy-block")]
 pub(crate) type Selected = Block;
+/// The policy this build uses.
+#[cfg(feature = "policy-truncate")]
+pub(crate) type Selected = Truncate;
+/// The policy this build uses.
+#[cfg(not(any(feature = "policy-block", feature = "policy-truncate")))]
+pub(crate) type Selected = DropWhole;
 
 #[cfg(test)]
 mod tests {
     //! Host tests of the overflow policies, against a fake queue.
 
-    use super::{Block, Delivery, FrameQueue, OverflowPolicy, QueueFull};
+    use super::{Block, Delivery, DropWhole, FrameQueue, OverflowPolicy, QueueFull, Truncate};
 
     /// A byte queue of fixed capacity that drains `chunk` bytes per step.
     struct FakeQueue {
@@ -103,6 +187,12 @@ mod tests {
             }
             self.queued.extend_from_slice(frame);
             Ok(())
+        }
+
+        fn push_prefix(&mut self, frame: &[u8]) -> usize {
+            let fits = frame.len().min(self.capacity - self.queued.len());
+            self.queued.extend_from_slice(&frame[..fits]);
+            fits
         }
 
         fn drain_chunk_to_sink(&mut self) -> usize {
@@ -145,5 +235,51 @@ mod tests {
     #[test]
     fn the_policy_name_is_block() {
         assert_eq!(Block::NAME, "block");
+    }
+
+    #[test]
+    fn truncate_writes_what_fits_and_discards_the_rest() {
+        let mut queue = FakeQueue::new(8, 2);
+        assert_eq!(Truncate::deliver(&mut queue, &[1; 6]), Delivery::Queued);
+        assert_eq!(
+            Truncate::deliver(&mut queue, &[2, 3, 4, 0]),
+            Delivery::Dropped
+        );
+        assert_eq!(
+            queue.queued,
+            [1, 1, 1, 1, 1, 1, 2, 3],
+            "no delimiter: the next frame merges"
+        );
+    }
+
+    #[test]
+    fn drop_reports_precede_the_next_frame_that_fits_and_count_every_drop() {
+        let _lock = crate::report::test_lock();
+        crate::report::reset_for_test([0x34, 0x12]);
+        let mut queue = FakeQueue::new(16, 2);
+        assert_eq!(DropWhole::deliver(&mut queue, &[1; 12]), Delivery::Queued);
+        assert_eq!(DropWhole::deliver(&mut queue, &[2; 6]), Delivery::Dropped);
+        assert_eq!(DropWhole::deliver(&mut queue, &[3; 6]), Delivery::Dropped);
+        assert_eq!(crate::report::pending(), 2);
+        queue.queued.clear();
+        assert_eq!(DropWhole::deliver(&mut queue, &[4; 3]), Delivery::Queued);
+        assert_eq!(crate::report::pending(), 0);
+        let report = crate::report::encode(2).unwrap();
+        let (head, tail) = queue.queued.split_at(report.len());
+        assert_eq!(head, &report[..], "the report first");
+        assert_eq!(tail, [4; 3], "then the frame, whole");
+    }
+
+    #[test]
+    fn a_drop_report_that_does_not_fit_keeps_counting() {
+        let _lock = crate::report::test_lock();
+        crate::report::reset_for_test([0x34, 0x12]);
+        let mut queue = FakeQueue::new(8, 2);
+        assert_eq!(DropWhole::deliver(&mut queue, &[1; 7]), Delivery::Queued);
+        assert_eq!(DropWhole::deliver(&mut queue, &[2; 3]), Delivery::Dropped);
+        // One byte free: neither the report nor a one-byte frame goes in ahead of it.
+        assert_eq!(DropWhole::deliver(&mut queue, &[3]), Delivery::Dropped);
+        assert_eq!(crate::report::pending(), 2);
+        assert_eq!(queue.queued, [1; 7]);
     }
 }

@@ -111,6 +111,20 @@ impl<const N: usize> FrameQueue for FrameRing<'_, N> {
         Ok(())
     }
 
+    fn push_prefix(&mut self, frame: &[u8]) -> usize {
+        let Ok(mut grant) = self
+            .queue
+            .stream_producer()
+            .grant_max_remaining(frame.len())
+        else {
+            return 0;
+        };
+        let fits = grant.len().min(frame.len());
+        grant[..fits].copy_from_slice(&frame[..fits]);
+        grant.commit(fits);
+        fits
+    }
+
     fn drain_chunk_to_sink(&mut self) -> usize {
         match self.sink {
             Some(sink) => self.drain_chunk(&mut |bytes| sink(bytes)),

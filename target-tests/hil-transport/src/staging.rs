@@ -43,6 +43,11 @@ impl<const N: usize> Staging<N> {
         }
     }
 
+    /// Bytes staged so far (of a frame too long, the ones that fitted).
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// The staged frame, or `None` when it was longer than `N` bytes.
     pub(crate) fn frame(&self) -> Option<&[u8]> {
         if self.overflowed {

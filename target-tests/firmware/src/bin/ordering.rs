@@ -42,7 +42,7 @@ fn main() -> ! {
     syst.enable_counter();
 
     for n in 0..FRAMES {
-        emit::seq(THREAD_STREAM, n);
+        hil_protocol::seq(THREAD_STREAM, n, 0);
         if n % DRAIN_EVERY == DRAIN_EVERY - 1 {
             drain.drain_to_sink();
         }
@@ -65,6 +65,6 @@ fn main() -> ! {
 #[exception]
 fn SysTick() {
     let n = SYSTICK_FRAMES.load(Ordering::Relaxed);
-    emit::seq(SYSTICK_STREAM, n);
+    hil_protocol::seq(SYSTICK_STREAM, n, 0);
     SYSTICK_FRAMES.store(n + 1, Ordering::Relaxed);
 }

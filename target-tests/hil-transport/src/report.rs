@@ -1,0 +1,144 @@
+//! Drop reports: the `hil:drop n=N` frame the `drop` policy puts in front of the next frame that fits.
+//!
+//! The logger cannot log while it logs, so the report frame is built here:
+//! the string index of `hil:drop` is learned once, at [`init`](crate::init),
+//! by logging one report in capture mode (the logger records the frame's
+//! first two raw bytes instead of sending it); the frame is then encoded
+//! with defmt's own rzcobs encoder.
+
+use core::cell::Cell;
+
+use critical_section::Mutex;
+
+use crate::policy::FrameQueue;
+
+/// Frames dropped since the last report that entered the queue.
+static PENDING: Mutex<Cell<u32>> = Mutex::new(Cell::new(0));
+
+/// String index of `hil:drop`, little-endian, once learned.
+static INDEX: Mutex<Cell<Option<[u8; 2]>>> = Mutex::new(Cell::new(None));
+
+/// Longest encoded report: 6 raw bytes, rzcobs overhead and the delimiter.
+const REPORT_MAX: usize = 12;
+
+/// One encoded drop report frame, delimiter included.
+pub(crate) struct ReportFrame {
+    bytes: [u8; REPORT_MAX],
+    len: usize,
+}
+
+impl core::ops::Deref for ReportFrame {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Counts one dropped frame towards the next report.
+#[allow(dead_code)] // Used by the `drop` policy only.
+pub(crate) fn count_drop() {
+    critical_section::with(|cs| {
+        let pending = PENDING.borrow(cs);
+        pending.set(pending.get().saturating_add(1));
+    });
+}
+
+/// Frames dropped and not yet reported.
+#[cfg(test)]
+pub(crate) fn pending() -> u32 {
+    critical_section::with(|cs| PENDING.borrow(cs).get())
+}
+
+/// Records the learned string index of `hil:drop`.
+pub(crate) fn set_index(index: [u8; 2]) {
+    critical_section::with(|cs| INDEX.borrow(cs).set(Some(index)));
+}
+
+/// The report frame for `dropped` frames, or `None` before the index is learned.
+pub(crate) fn encode(dropped: u32) -> Option<ReportFrame> {
+    let index = critical_section::with(|cs| INDEX.borrow(cs).get())?;
+    let mut frame = ReportFrame {
+        bytes: [0; REPORT_MAX],
+        len: 0,
+    };
+    let mut push = |bytes: &[u8]| {
+        for &byte in bytes {
+            frame.bytes[frame.len] = byte;
+            frame.len += 1;
+        }
+    };
+    // A fresh encoder writes a separator before its first frame; the stream
+    // already has one, so it is left out.
+    let mut encoder = defmt::Encoder::new();
+    let mut skip_separator = true;
+    let mut write = |bytes: &[u8]| {
+        if core::mem::take(&mut skip_separator) && bytes == [0] {
+            return;
+        }
+        push(bytes);
+    };
+    encoder.start_frame(&mut write);
+    encoder.write(&index, &mut write);
+    encoder.write(&dropped.to_le_bytes(), &mut write);
+    encoder.end_frame(&mut write);
+    Some(frame)
+}
+
+/// Puts the pending report, if any, into `queue`. False when a report is
+/// pending and does not fit (nothing may go in ahead of it then).
+pub(crate) fn push_pending(queue: &mut impl FrameQueue) -> bool {
+    critical_section::with(|cs| {
+        let pending = PENDING.borrow(cs);
+        if pending.get() == 0 {
+            return true;
+        }
+        let Some(report) = encode(pending.get()) else {
+            // Before `init` the index is unknown; the report waits for it.
+            return true;
+        };
+        if queue.try_push(&report).is_err() {
+            return false;
+        }
+        pending.set(0);
+        true
+    })
+}
+
+/// Serialises the host tests that use the statics above.
+#[cfg(test)]
+pub(crate) fn test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Resets the statics for a host test.
+#[cfg(test)]
+pub(crate) fn reset_for_test(index: [u8; 2]) {
+    critical_section::with(|cs| PENDING.borrow(cs).set(0));
+    set_index(index);
+}
+
+#[cfg(test)]
+mod tests {
+    //! The report frame is what the host decodes as `hil:drop n=N`.
+
+    #[test]
+    fn a_report_frame_is_rzcobs_of_index_and_count() {
+        let _lock = super::test_lock();
+        super::reset_for_test([0x34, 0x12]);
+        let frame = super::encode(0x0102_0304).unwrap();
+        assert_eq!(frame.last(), Some(&0), "ends with its delimiter");
+        assert!(!frame[..frame.len() - 1].contains(&0));
+        let mut expected = Vec::new();
+        let mut encoder = defmt::Encoder::new();
+        let mut sink = |b: &[u8]| expected.extend_from_slice(b);
+        encoder.start_frame(&mut sink);
+        encoder.write(&[0x34, 0x12, 4, 3, 2, 1], &mut sink);
+        encoder.end_frame(&mut sink);
+        assert_eq!(
+            &frame[..],
+            &expected[1..],
+            "defmt's encoding, without the stream's first separator"
+        );
+    }
+}
