@@ -62,6 +62,11 @@ impl Framer {
         self.buf.len() + self.skipping.unwrap_or(0) as usize
     }
 
+    /// Bytes held in memory for the unfinished frame: never more than the maximum frame length.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Offset of the unfinished frame's first byte.
     pub fn pending_offset(&self) -> u64 {
         self.frame_start

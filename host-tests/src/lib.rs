@@ -68,3 +68,4 @@ pub fn cut_seq_frame(firmware: &Firmware, capture: &[u8], stream: u8, n: u32) ->
     cut.extend_from_slice(&capture[offset + len + 1..]);
     (cut, offset as u64)
 }
+pub mod recovery;
