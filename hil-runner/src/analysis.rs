@@ -35,6 +35,8 @@ pub struct EndMarker {
 pub struct Summary {
     /// Bytes received.
     pub bytes: u64,
+    /// Bytes a real board's serial port gave before the boot marker, discarded (not in `bytes`).
+    pub discarded_before_boot: u64,
     /// Valid frames (markers and log frames).
     pub frames: u64,
     /// Frames rejected by the decoder.

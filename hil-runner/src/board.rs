@@ -1,8 +1,22 @@
 //! Board definitions: `boards/NAME.toml`, parsed into a raw struct, then validated into [`Board`].
+//!
+//! Emulated boards (`kind = "qemu"`) have a `[qemu]` table; real boards
+//! (`kind = "probe"`) have `[probe]` and `[serial]` tables, see [`probe`].
+//! [`memory_x`] reads a board's linker memory layout and [`verify`] checks a
+//! board against probe-rs's chip registry and the firmware built for it.
+
+pub mod checks;
+pub mod memory_x;
+pub mod probe;
+pub mod verify;
+
+pub use probe::{ProbeBoard, SerialPortSpec, SerialSettings, UsbId};
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+pub use checks::Checks;
 
 /// Name of the board used when neither `--board` nor `$HIL_BOARD` names one.
 pub const DEFAULT_BOARD: &str = "lm3s6965evb";
@@ -61,6 +75,10 @@ struct RawBoard {
     feature: String,
     memory: PathBuf,
     qemu: Option<RawQemu>,
+    probe: Option<probe::RawProbe>,
+    serial: Option<probe::RawSerial>,
+    #[serde(default)]
+    checks: checks::RawChecks,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +95,8 @@ struct RawQemu {
 pub enum BoardKind {
     /// Emulated by `qemu-system-arm`.
     Qemu(QemuBoard),
+    /// A real board, flashed and watched through a debug probe, read through its serial port.
+    Probe(ProbeBoard),
 }
 
 /// QEMU settings of an emulated board.
@@ -91,7 +111,7 @@ pub struct QemuBoard {
 }
 
 /// A validated board definition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Board {
     /// The board's name (its file name without `.toml`).
     pub name: String,
@@ -107,6 +127,8 @@ pub struct Board {
     pub memory: PathBuf,
     /// How it is reached.
     pub kind: BoardKind,
+    /// Floors the throughput suite must reach.
+    pub checks: Checks,
 }
 
 /// Targets the toolchain file installs.
@@ -198,19 +220,51 @@ impl RawBoard {
                 format!("{} does not exist", memory.display()),
             ));
         }
-        let kind = match (self.kind.as_str(), self.qemu) {
-            ("qemu", Some(q)) if !q.machine.is_empty() => BoardKind::Qemu(QemuBoard {
-                machine: q.machine,
-                cpu: q.cpu,
-                args: q.args,
-            }),
-            ("qemu", Some(_)) => return Err(field("qemu.machine", "must not be empty".into())),
-            ("qemu", None) => {
-                return Err(field("qemu", "a qemu board needs a [qemu] table".into()))
+        let kind = match self.kind.as_str() {
+            "qemu" => {
+                if self.probe.is_some() {
+                    return Err(field("probe", "a qemu board has no [probe] table".into()));
+                }
+                if self.serial.is_some() {
+                    return Err(field("serial", "a qemu board has no [serial] table".into()));
+                }
+                match self.qemu {
+                    Some(q) if !q.machine.is_empty() => BoardKind::Qemu(QemuBoard {
+                        machine: q.machine,
+                        cpu: q.cpu,
+                        args: q.args,
+                    }),
+                    Some(_) => return Err(field("qemu.machine", "must not be empty".into())),
+                    None => return Err(field("qemu", "a qemu board needs a [qemu] table".into())),
+                }
             }
-            (other, _) => return Err(field("kind", format!("{other:?} is not `qemu`"))),
+            "probe" => {
+                if self.qemu.is_some() {
+                    return Err(field("qemu", "a probe board has no [qemu] table".into()));
+                }
+                let (p, serial) = match (self.probe, self.serial) {
+                    (Some(p), Some(serial)) => (p, serial),
+                    (None, _) => {
+                        return Err(field("probe", "a probe board needs a [probe] table".into()))
+                    }
+                    (_, None) => {
+                        return Err(field(
+                            "serial",
+                            "a probe board needs a [serial] table".into(),
+                        ))
+                    }
+                };
+                BoardKind::Probe(probe::validate(p, serial).map_err(|(f, m)| field(f, m))?)
+            }
+            other => return Err(field("kind", format!("{other:?} is not `qemu` or `probe`"))),
         };
+        let baud = match &kind {
+            BoardKind::Probe(p) => Some(p.serial.baud),
+            BoardKind::Qemu(_) => None,
+        };
+        let checks = self.checks.validate(baud).map_err(|(f, m)| field(f, m))?;
         Ok(Board {
+            checks,
             name: self.name,
             description: self.description,
             path: path.into(),

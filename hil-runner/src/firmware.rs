@@ -60,6 +60,9 @@ pub struct Firmware {
     path: PathBuf,
     table: Table,
     markers: HashMap<u16, MarkerKind>,
+    /// `markers` as a table indexed by string index (up to the highest marker):
+    /// the per-frame lookup, without hashing.
+    by_index: Vec<Option<MarkerKind>>,
 }
 
 impl std::fmt::Debug for Firmware {
@@ -131,10 +134,12 @@ impl Firmware {
                 Some((u16::try_from(index).ok()?, kind))
             })
             .collect();
+        let by_index = by_index(&markers);
         Ok(Self {
             path,
             table,
             markers,
+            by_index,
         })
     }
 
@@ -150,7 +155,7 @@ impl Firmware {
 
     /// Which marker string index `index` is, if any.
     pub fn marker(&self, index: u16) -> Option<MarkerKind> {
-        self.markers.get(&index).copied()
+        self.by_index.get(usize::from(index)).copied().flatten()
     }
 
     /// The string index of a marker (for building frames in tests and fuzzing).
@@ -159,4 +164,14 @@ impl Firmware {
             .iter()
             .find_map(|(&index, &k)| (k == kind).then_some(index))
     }
+}
+
+/// The markers as a dense table indexed by string index.
+fn by_index(markers: &HashMap<u16, MarkerKind>) -> Vec<Option<MarkerKind>> {
+    let len = markers.keys().max().map_or(0, |&max| usize::from(max) + 1);
+    let mut table = vec![None; len];
+    for (&index, &kind) in markers {
+        table[usize::from(index)] = Some(kind);
+    }
+    table
 }

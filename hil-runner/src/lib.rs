@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod backend;
 pub mod board;
+pub mod boot_gate;
 pub mod build;
 pub mod check;
 pub mod decode;
@@ -19,6 +20,7 @@ pub mod markers;
 pub mod report;
 pub mod runner;
 pub mod rzcobs;
+pub mod serial_port;
 pub mod source;
 pub mod suites;
 

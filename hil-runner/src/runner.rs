@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::analysis::{Analysis, Analyzer, SeenFrame};
+use crate::backend::probe::ProbeBackend;
 use crate::backend::qemu::{QemuBackend, QemuSerial};
 use crate::backend::{Backend, TargetEnd};
 use crate::board::{Board, BoardKind};
@@ -40,12 +41,19 @@ pub struct RunOptions {
     pub max_frame_len: usize,
     /// Print the firmware's own log frames (not markers) as they arrive.
     pub print_logs: bool,
+    /// Baud rate of the serial link, when known (real boards), for the report's line utilisation.
+    pub baud: Option<u32>,
 }
 
 impl RunOptions {
     /// Defaults for `elf` on `board`: 120 s, a timestamped capture under `target/hil/captures`.
     pub fn new(board: Board, elf: PathBuf) -> Self {
         let capture = default_capture_path(&board.name, &elf);
+        // A real UART has a line rate; USB CDC and QEMU's UART models have none.
+        let baud = match &board.kind {
+            BoardKind::Probe(p) if !p.serial.native_usb => Some(p.serial.baud),
+            _ => None,
+        };
         Self {
             board,
             elf,
@@ -55,6 +63,7 @@ impl RunOptions {
             qemu_args: Vec::new(),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             print_logs: false,
+            baud,
         }
     }
 }
@@ -108,6 +117,11 @@ pub async fn run(opts: &RunOptions) -> Result<TestReport, RunError> {
     let report = match &opts.board.kind {
         BoardKind::Qemu(q) => {
             let backend = QemuBackend::new(q.clone(), opts.qemu_serial, opts.qemu_args.clone());
+            run_on(backend, &firmware, opts, capture).await
+        }
+        BoardKind::Probe(p) => {
+            let boot = firmware.marker_index(crate::markers::MarkerKind::Boot);
+            let backend = ProbeBackend::new(&opts.board, p, boot);
             run_on(backend, &firmware, opts, capture).await
         }
     };
@@ -167,7 +181,10 @@ async fn run_on(
         if let Err(e) = capture.write_all(chunk) {
             capture_error.get_or_insert(e.to_string());
         }
+        // The end marker ends a test; so does a panic marker (the panic handler
+        // sends it last, after everything else in the queue).
         analyzer.feed(chunk, |frame| print_log(opts.print_logs, frame))
+            || analyzer.summary().panic.is_some()
     };
 
     let stop = loop {
@@ -201,7 +218,8 @@ async fn run_on(
         Some(first) => last_byte.duration_since(first).as_secs_f64(),
         None => 0.0,
     };
-    let analysis = analyzer.finish(Some(&opts.board.name));
+    let mut analysis = analyzer.finish(Some(&opts.board.name));
+    analysis.summary.discarded_before_boot = backend.discarded_before_boot();
     let (verdict, reason, target_end) = judge(&stop, &analysis, opts.timeout);
     let (verdict, reason) = match capture_error {
         Some(e) => (
@@ -210,11 +228,33 @@ async fn run_on(
         ),
         None => (verdict, reason),
     };
-    let mut report = error(String::new()).with_analysis(analysis, duration);
+    let mut report = error(String::new())
+        .with_analysis(analysis, duration)
+        .with_link(&report::RunLink::new(&opts.qemu_args, opts.baud));
     report.verdict = verdict;
     report.reason = reason;
     report.target_end = target_end;
+    apply_throughput_floor(&mut report, &opts.board);
     report
+}
+
+/// A throughput run that passed but moved fewer bytes than the board's `[checks]` floor fails.
+fn apply_throughput_floor(report: &mut TestReport, board: &Board) {
+    let is_throughput = report
+        .details
+        .as_ref()
+        .and_then(|a| a.summary.test.as_deref())
+        == Some(crate::board::checks::THROUGHPUT_TEST);
+    if report.verdict != Verdict::Pass || !is_throughput {
+        return;
+    }
+    if let Some(reason) = board
+        .checks
+        .too_slow(report.bytes_per_s, report.line_utilisation)
+    {
+        report.verdict = Verdict::Fail;
+        report.reason = Some(format!("{reason} in {}", board.path.display()));
+    }
 }
 
 /// The verdict of a run, why, and how the target ended.
@@ -229,6 +269,9 @@ fn judge(
         _ => Some(TargetEnd::Stopped),
     };
     let (verdict, reason) = match stop {
+        Stop::TargetEnded(end @ TargetEnd::Fault(_)) if s.panic.is_none() => {
+            (Verdict::Crash, Some(format!("target faulted: {end}")))
+        }
         _ if s.panic.is_some() || s.end.is_some() => report::verdict_of(analysis),
         Stop::EndMarker => report::verdict_of(analysis),
         Stop::Deadline => (
@@ -248,6 +291,10 @@ fn judge(
             )),
         ),
         Stop::TargetEnded(TargetEnd::Killed { detail }) => (Verdict::Error, Some(detail.clone())),
+        Stop::TargetEnded(end @ (TargetEnd::Halted { .. } | TargetEnd::Fault(_))) => (
+            Verdict::Crash,
+            Some(format!("target {end} before its end marker")),
+        ),
         Stop::TargetEnded(TargetEnd::Stopped) | Stop::SourceClosed => (
             Verdict::Crash,
             Some("serial link closed before the end marker".into()),

@@ -111,8 +111,11 @@ pub fn build_suite(board: &Board, suite: &Suite) -> Result<PathBuf, SuiteError> 
         .join("target/hil-suites")
         .join(&board.name);
     let path = dir.join(&suite.name);
+    // Copy, then rename: a reader of `path` sees the old ELF or the new one, never half of one.
+    let partial = dir.join(format!(".{}.{}", suite.name, std::process::id()));
     std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::copy(&built, &path))
+        .and_then(|()| std::fs::copy(&built, &partial))
+        .and_then(|_| std::fs::rename(&partial, &path))
         .map_err(|source| SuiteError::Copy {
             suite: suite.name.clone(),
             path: path.clone(),

@@ -116,3 +116,33 @@ fn a_transport_that_drops_without_counting_is_caught() {
     assert!(kinds.contains(&"drop_report_mismatch"), "{kinds:?}");
     assert!(r.reason.unwrap().contains("without a drop report"));
 }
+
+#[test]
+fn a_link_slower_than_the_board_floor_fails_the_throughput_suite() {
+    // The emulated board with a floor no link reaches.
+    let dir = tempfile::tempdir().unwrap();
+    let boards = hil_runner::board::boards_dir();
+    let text = std::fs::read_to_string(boards.join("lm3s6965evb.toml")).unwrap();
+    let text = text.replace("min_bytes_per_s = 50000", "min_bytes_per_s = 1e12");
+    std::fs::write(dir.path().join("lm3s6965evb.toml"), text).unwrap();
+    std::fs::copy(
+        boards.join("lm3s6965evb.memory.x"),
+        dir.path().join("lm3s6965evb.memory.x"),
+    )
+    .unwrap();
+    let board = hil_runner::board::Board::load(&dir.path().join("lm3s6965evb.toml")).unwrap();
+    let suite = suites::find("throughput").unwrap();
+    let elf = suites::build_suite(&board, &suite).unwrap();
+    let opts = RunOptions::new(board, elf);
+    let r = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(runner::run(&opts))
+        .unwrap();
+    assert_eq!(r.verdict, Verdict::Fail, "{:?}", r.reason);
+    let reason = r.reason.unwrap();
+    assert!(
+        reason.contains("link too slow") && reason.contains("checks.min_bytes_per_s"),
+        "{reason}"
+    );
+    assert_eq!(r.missing, 0, "the link itself lost nothing");
+}

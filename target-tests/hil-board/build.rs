@@ -1,15 +1,51 @@
 //! Selects the board: copies its linker memory layout from `boards/` and
 //! checks that exactly one board feature is enabled.
 //!
-//! For the selected board `NAME`, `../../boards/NAME.memory.x` (relative to
-//! this crate) becomes `$OUT_DIR/memory.x` on the linker search path, where
-//! cortex-m-rt's `link.x` includes it, and the `hil_board` cfg is set. With no
-//! board, or several, the crate fails to compile with a `compile_error!`.
+//! For the selected board `NAME`, the memory layout named by the `memory`
+//! field of `../../boards/NAME.toml` (relative to this crate; the path is
+//! relative to the board file) becomes `$OUT_DIR/memory.x` on the linker
+//! search path, where cortex-m-rt's `link.x` includes it, and the `hil_board`
+//! cfg is set. With no board, or several, the crate fails to compile with a
+//! `compile_error!`. On ARMv6-M targets the `hil_armv6m` cfg is set too.
 
-use std::{env, fs, path::PathBuf};
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+};
 
-/// Every supported board: its cargo feature and its file names in `boards/`.
-const BOARDS: &[&str] = &["lm3s6965evb"];
+/// Every supported board: its cargo feature, also the name of its `boards/NAME.toml`.
+const BOARDS: &[&str] = &[
+    "lm3s6965evb",
+    "nucleo-f401re",
+    "nrf52840-dk",
+    "rpi-pico",
+    "rpi-pico-usb",
+];
+
+/// The `memory` field of a board file: a top-level `memory = "FILE"` line.
+///
+/// A line scan, not a TOML parser: the host runner parses board files fully;
+/// the build only needs this one string, which board files keep on one line.
+fn memory_file_of(board_file: &Path) -> String {
+    let text = fs::read_to_string(board_file)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", board_file.display()));
+    text.lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with('['))
+        .filter_map(|line| line.split_once('='))
+        .find(|(key, _)| key.trim() == "memory")
+        .and_then(|(_, value)| {
+            let value = value.trim();
+            let value = value.strip_prefix('"')?;
+            Some(value[..value.find('"')?].to_owned())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: no top-level `memory = \"FILE\"` line",
+                board_file.display()
+            )
+        })
+}
 
 fn feature_enabled(board: &str) -> bool {
     let var = format!("CARGO_FEATURE_{}", board.to_uppercase().replace('-', "_"));
@@ -18,6 +54,10 @@ fn feature_enabled(board: &str) -> bool {
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(hil_board)");
+    println!("cargo::rustc-check-cfg=cfg(hil_armv6m)");
+    if env::var("TARGET").is_ok_and(|target| target.starts_with("thumbv6m-")) {
+        println!("cargo::rustc-cfg=hil_armv6m");
+    }
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let selected: Vec<&str> = BOARDS
         .iter()
@@ -29,9 +69,10 @@ fn main() {
         [board] => {
             let manifest_dir =
                 PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-            let memory_x = manifest_dir
-                .join("../../boards")
-                .join(format!("{board}.memory.x"));
+            let boards_dir = manifest_dir.join("../../boards");
+            let board_file = boards_dir.join(format!("{board}.toml"));
+            println!("cargo::rerun-if-changed={}", board_file.display());
+            let memory_x = boards_dir.join(memory_file_of(&board_file));
             println!("cargo::rerun-if-changed={}", memory_x.display());
             let layout = fs::read(&memory_x).unwrap_or_else(|err| {
                 panic!("board {board}: cannot read {}: {err}", memory_x.display())

@@ -1,5 +1,6 @@
 //! Backends start firmware on a board, hand out its byte source and report how the target ended.
 
+pub mod probe;
 pub mod qemu;
 
 use std::future::Future;
@@ -30,6 +31,57 @@ pub enum BackendError {
         /// The error.
         message: String,
     },
+    /// No debug probe is attached that the board file accepts.
+    #[error(
+        "no debug probe found: looked for {looked_for} to reach chip {chip} of board {board}; \
+         attached: {attached}. Is the board plugged in? (README: Real boards)"
+    )]
+    NoProbe {
+        /// What was looked for: `any probe` or `probe VID:PID[:serial]` (the board's `probe.selector`).
+        looked_for: String,
+        /// The board.
+        board: String,
+        /// The board's chip.
+        chip: String,
+        /// The probes that are attached (`none`).
+        attached: String,
+    },
+    /// Several debug probes match and the board file does not say which one.
+    #[error(
+        "{count} debug probes match board {board} ({looked_for}): {probes}; \
+         set `probe.selector` (VID:PID:serial) in {path}"
+    )]
+    SeveralProbes {
+        /// How many matched.
+        count: usize,
+        /// `any probe`, or the selector that was not specific enough.
+        looked_for: String,
+        /// The board.
+        board: String,
+        /// The board file to edit.
+        path: String,
+        /// The matching probes, as selectors.
+        probes: String,
+    },
+    /// The probe was found but this user may not open it.
+    #[error(
+        "debug probe {probe} is attached but this user may not open it: install probe-rs's udev \
+         rules (README: Real boards)"
+    )]
+    ProbePermission {
+        /// The probe.
+        probe: String,
+    },
+    /// Opening, attaching, flashing, resetting or watching through the probe failed.
+    #[error("board {board} (chip {chip}): {source}")]
+    Probe {
+        /// The board.
+        board: String,
+        /// The board's chip.
+        chip: String,
+        /// What failed.
+        source: probe::ProbeError,
+    },
 }
 
 /// How the target ended, as far as the backend can tell.
@@ -43,11 +95,34 @@ pub enum TargetEnd {
         /// Exit status; 0 is success.
         code: i32,
     },
-    /// It was killed by a signal nobody in the runner sent.
+    /// It was killed by a signal nobody in the runner sent, or the probe lost it.
     Killed {
         /// What is known.
         detail: String,
     },
+    /// The core halted on a breakpoint (real boards: the firmware's `bkpt` after its end marker).
+    Halted {
+        /// Where it halted.
+        pc: u32,
+        /// `r0`: the firmware's exit code (0 success) when it halts through its exit path.
+        r0: u32,
+    },
+    /// The core took a HardFault (or locked up): the registers of the faulting context.
+    Fault(probe::FaultRegisters),
+}
+
+impl std::fmt::Display for TargetEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stopped => f.write_str("stopped by the runner"),
+            Self::Exited { code } => write!(f, "exited with status {code}"),
+            Self::Killed { detail } => f.write_str(detail),
+            Self::Halted { pc, r0 } => {
+                write!(f, "halted on a breakpoint at pc={pc:#010x} (r0={r0})")
+            }
+            Self::Fault(regs) => regs.fmt(f),
+        }
+    }
 }
 
 /// A way to run firmware on a board: QEMU for emulated boards, a debug probe for real ones.
@@ -63,4 +138,9 @@ pub trait Backend: Send {
 
     /// Stop the target (idempotent).
     fn stop(&mut self) -> impl Future<Output = ()> + Send;
+
+    /// Bytes the source discarded before the firmware's boot marker (stale bytes in a real port).
+    fn discarded_before_boot(&self) -> u64 {
+        0
+    }
 }

@@ -22,6 +22,15 @@ pub const QEMU: &str = "qemu-system-arm";
 /// How long QEMU may take to come up and offer its UART.
 const STARTUP: Duration = Duration::from_secs(10);
 
+/// How long to let QEMU notice that the pty has a reader before the CPU runs.
+///
+/// QEMU's pty backend checks for a reader once a second (char-pty.c's
+/// reconnect timer). Until it has seen one, a write that finds the pty
+/// buffer full is dropped, so a slow reader (a loaded machine) loses bytes
+/// from the first second of the run. Waiting for one timer period first
+/// makes the pty path lossless.
+const PTY_CONNECT_POLL: Duration = Duration::from_millis(1100);
+
 /// How QEMU's UART reaches the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum QemuSerial {
@@ -146,7 +155,10 @@ impl QemuBackend {
             .await
             .expect("serial open task panicked");
             match opened {
-                Ok(s) => Box::new(s),
+                Ok(s) => {
+                    tokio::time::sleep(PTY_CONNECT_POLL).await;
+                    Box::new(s)
+                }
                 Err((pty, e)) => {
                     self.stop().await;
                     return Err(BackendError::Serial {

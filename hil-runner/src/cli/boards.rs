@@ -1,14 +1,25 @@
-//! `hil-runner boards [--check]`: list the board definitions and validate them.
+//! `hil-runner boards [--check [--build]]`: list the board definitions and validate them.
 
-use hil_runner::board::{self, Board, BoardKind};
+use std::path::PathBuf;
+
+use hil_runner::board::{self, verify, Board, BoardKind};
+use hil_runner::build::{self, BuildRequest, Images};
 use hil_runner::report::ExitStatus;
 
-/// List the board definitions; with --check, validate every one (exit 2 on the first bad file).
+/// List the board definitions; with --check, validate every one (exit 2 if any is bad).
+///
+/// --check needs no probe: each probe board's chip must be in probe-rs's
+/// registry, its memory.x must lie inside the chip's memory map, its target
+/// triple must fit the chip's core, and the firmware images already built for
+/// it (target-tests/target/TRIPLE/release) must load only into flash.
 #[derive(clap::Args)]
 pub struct Cmd {
     /// Validate every board file, naming the file and field of each problem.
     #[arg(long)]
     check: bool,
+    /// With --check: build each board's test suites first, so every image is checked.
+    #[arg(long, requires = "check")]
+    build: bool,
 }
 
 impl Cmd {
@@ -18,20 +29,25 @@ impl Cmd {
             .map_err(|e| anyhow::anyhow!("cannot list boards in {}: {e}", dir.display()))?;
         let mut bad = 0;
         for path in paths {
-            match Board::load(&path) {
-                Ok(b) => {
-                    let kind = match &b.kind {
-                        BoardKind::Qemu(q) => format!("qemu ({})", q.machine),
-                    };
-                    println!(
-                        "{:<16} {:<24} {:<22} {}",
-                        b.name, b.target, kind, b.description
-                    );
-                }
+            let b = match Board::load(&path) {
+                Ok(b) => b,
                 Err(e) => {
                     bad += 1;
                     eprintln!("hil-runner: error: {e}");
+                    continue;
                 }
+            };
+            let kind = match &b.kind {
+                BoardKind::Qemu(q) => format!("qemu ({})", q.machine),
+                BoardKind::Probe(p) => format!("probe ({})", p.chip),
+            };
+            println!(
+                "{:<16} {:<24} {:<22} {}",
+                b.name, b.target, kind, b.description
+            );
+            if self.check {
+                let problems = self.check_one(&b)?;
+                bad += usize::from(problems > 0);
             }
         }
         if bad > 0 && self.check {
@@ -39,5 +55,41 @@ impl Cmd {
             return Ok(ExitStatus::BadInput);
         }
         Ok(ExitStatus::Passed)
+    }
+
+    /// Check one board against its chip and its built images; returns how many problems were found.
+    fn check_one(&self, b: &Board) -> anyhow::Result<usize> {
+        let images: Vec<PathBuf> = if self.build {
+            let request = BuildRequest {
+                board: b,
+                images: Images::Suites,
+                features: Vec::new(),
+                env: Vec::new(),
+            };
+            build::build(&request)?.into_iter().map(|i| i.elf).collect()
+        } else {
+            verify::built_images(b)
+        };
+        let problems = verify::verify(b, &images);
+        for p in &problems {
+            eprintln!("hil-runner: error: {p}");
+        }
+        if images.is_empty() {
+            eprintln!(
+                "hil: {}: no firmware built for it in {}: image check skipped (--build builds it)",
+                b.name,
+                verify::firmware_target_dir()
+                    .join(&b.target)
+                    .join("release")
+                    .display()
+            );
+        } else if problems.is_empty() {
+            eprintln!(
+                "hil: {}: ok, {} firmware images checked",
+                b.name,
+                images.len()
+            );
+        }
+        Ok(problems.len())
     }
 }

@@ -120,6 +120,16 @@ pub struct TestReport {
     pub bytes_per_s: f64,
     /// Frame rate: `frames / duration_s`.
     pub frames_per_s: f64,
+    /// Cost of one log call on the target, in instructions: the throughput
+    /// firmware's `log_call_cycles` on an emulated board run under QEMU's
+    /// `-icount shift=0` (one instruction per nanosecond); absent otherwise.
+    pub log_call_instructions: Option<f64>,
+    /// Cost of one log call on the target, in core cycles (real boards: DWT
+    /// cycle counter, or SysTick on ARMv6-M).
+    pub log_call_cycles: Option<f64>,
+    /// Share of the serial line the run used: `bytes_per_s / (baud / 10)` (8N1:
+    /// ten bits per byte), when the link's baud rate is known.
+    pub line_utilisation: Option<f64>,
     /// Overflow policy of the firmware's transport (`drop`, `truncate`, `block`).
     pub policy: Option<String>,
     /// Loss events: count, frames lost per event, the worst one.
@@ -152,6 +162,9 @@ impl TestReport {
             duration_s: 0.0,
             bytes_per_s: 0.0,
             frames_per_s: 0.0,
+            log_call_instructions: None,
+            log_call_cycles: None,
+            line_utilisation: None,
             policy: None,
             overflow: None,
             target_end: None,
@@ -194,7 +207,125 @@ impl TestReport {
             })
             .collect();
         self.violations_total = analysis.violations_total;
+        self.log_call_cycles = match (s.params.get(LOG_CALL_CLOCK), s.params.get(LOG_CALL_COST)) {
+            (Some(&(CLOCK_DWT | CLOCK_SYSTICK)), Some(&cycles)) => Some(f64::from(cycles)),
+            _ => None,
+        };
         self.details = Some(analysis);
         self
+    }
+
+    /// Fill the figures that depend on how the run was made: the per-call cost
+    /// counts instructions only under QEMU's `-icount shift=0`, and line
+    /// utilisation needs the link's baud rate.
+    pub fn with_link(mut self, link: &RunLink) -> Self {
+        let params = self.details.as_ref().map(|a| &a.summary.params);
+        let param = |name: &str| params.and_then(|p| p.get(name)).copied();
+        self.log_call_instructions = match (param(LOG_CALL_CLOCK), param(LOG_CALL_COST)) {
+            (Some(CLOCK_EMULATED), Some(instructions)) if link.icount => {
+                Some(f64::from(instructions))
+            }
+            _ => None,
+        };
+        self.line_utilisation = link
+            .baud
+            .filter(|&baud| baud > 0 && self.bytes_per_s > 0.0)
+            .map(|baud| self.bytes_per_s / (f64::from(baud) / 10.0));
+        self
+    }
+}
+
+/// Parameter of the throughput firmware: what its `log_call_cycles` counts.
+pub const LOG_CALL_CLOCK: &str = "log_call_clock";
+/// Parameter of the throughput firmware: mean cost of one log call.
+pub const LOG_CALL_COST: &str = "log_call_cycles";
+/// `log_call_clock`: emulated board, instructions (valid under `-icount shift=0` only).
+pub const CLOCK_EMULATED: u32 = 1;
+/// `log_call_clock`: core cycles from the DWT cycle counter.
+pub const CLOCK_DWT: u32 = 2;
+/// `log_call_clock`: core cycles from SysTick (ARMv6-M).
+pub const CLOCK_SYSTICK: u32 = 3;
+
+/// How a run was made, as far as its figures depend on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunLink {
+    /// QEMU ran with `-icount shift=0`: emulated time counts instructions.
+    pub icount: bool,
+    /// Baud rate of the serial link (real boards), for line utilisation.
+    pub baud: Option<u32>,
+}
+
+impl RunLink {
+    /// The link of a run with these extra QEMU arguments and this baud rate.
+    pub fn new(qemu_args: &[String], baud: Option<u32>) -> Self {
+        Self {
+            icount: icount_shift_zero(qemu_args),
+            baud,
+        }
+    }
+}
+
+/// Whether QEMU arguments contain `-icount shift=0` (or `-icount 0`, `-icount shift=0,...`).
+pub fn icount_shift_zero(args: &[String]) -> bool {
+    args.windows(2).any(|pair| {
+        matches!(pair[0].as_str(), "-icount" | "--icount")
+            && pair[1].split(',').any(|opt| opt == "0" || opt == "shift=0")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The run-dependent figures of a report.
+
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn icount_is_recognised_in_its_spellings() {
+        assert!(icount_shift_zero(&args(&["-icount", "shift=0"])));
+        assert!(icount_shift_zero(&args(&["-icount", "shift=0,align=off"])));
+        assert!(icount_shift_zero(&args(&["-m", "1", "-icount", "0"])));
+        assert!(!icount_shift_zero(&args(&["-icount", "shift=3"])));
+        assert!(!icount_shift_zero(&args(&["-icount"])));
+        assert!(!icount_shift_zero(&args(&[])));
+    }
+
+    fn report(params: &[(&str, u32)], bytes: u64) -> TestReport {
+        let mut analysis = crate::analysis::Analysis {
+            summary: Default::default(),
+            violations: Vec::new(),
+            violations_total: 0,
+        };
+        analysis.summary.bytes = bytes;
+        for &(name, value) in params {
+            analysis.summary.params.insert(name.into(), value);
+        }
+        TestReport::error("t", "b", "e", "c", String::new()).with_analysis(analysis, 2.0)
+    }
+
+    #[test]
+    fn emulated_cost_is_instructions_only_under_icount() {
+        let params = [(LOG_CALL_CLOCK, CLOCK_EMULATED), (LOG_CALL_COST, 509)];
+        let icount = RunLink::new(&args(&["-icount", "shift=0"]), None);
+        let r = report(&params, 100).with_link(&icount);
+        assert_eq!(r.log_call_instructions, Some(509.0));
+        assert_eq!(r.log_call_cycles, None);
+        let r = report(&params, 100).with_link(&RunLink::default());
+        assert_eq!(r.log_call_instructions, None);
+    }
+
+    #[test]
+    fn real_board_cost_is_cycles_and_utilisation_needs_the_baud_rate() {
+        let params = [(LOG_CALL_CLOCK, CLOCK_DWT), (LOG_CALL_COST, 420)];
+        // 23,040 bytes in 2 s at 115200 baud (11,520 bytes/s of line): full.
+        let r = report(&params, 23_040).with_link(&RunLink::new(&[], Some(115_200)));
+        assert_eq!(r.log_call_cycles, Some(420.0));
+        assert_eq!(r.log_call_instructions, None);
+        assert_eq!(r.line_utilisation, Some(1.0));
+        let r = report(&params, 23_040).with_link(&RunLink::default());
+        assert_eq!(r.line_utilisation, None);
     }
 }

@@ -24,9 +24,10 @@ fn may_log() -> bool {
     first && !hil_transport::is_logging()
 }
 
-/// Sends what the log queue holds, then ends the run with failure.
+/// Sends what the log queue holds, waits for the link to carry it, then ends the run with failure.
 fn flush_and_fail() -> ! {
     hil_transport::flush();
+    crate::delay::exit_grace();
     crate::exit(false)
 }
 

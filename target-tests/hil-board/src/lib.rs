@@ -8,38 +8,87 @@
 //! - [`CORE_CLOCK_HZ`]: the core clock the board runs at;
 //! - [`init`]: sets up the serial port;
 //! - [`uart_write`]: blocking write to the serial port (the transport's sink);
-//! - [`exit`]: ends the run with success or failure.
+//! - [`exit`]: ends the run with success or failure: on emulated boards QEMU
+//!   exits with status 0 or 1 (semihosting); on real boards the core halts on
+//!   a breakpoint with the exit code (0 or 1) in `r0` and as the `bkpt`
+//!   immediate, for the debug probe to see.
 //!
-//! The build script puts the board's `boards/NAME.memory.x` on the linker
-//! search path as `memory.x`.
+//! The build script puts the board's memory layout (the file that the
+//! `memory` field of `boards/NAME.toml` names) on the linker search path as
+//! `memory.x`.
 //!
 //! With the default feature `panic-handler`, the crate also provides the
 //! `#[panic_handler]` and the `HardFault` handler: they report the failure as
 //! a `hil:panic` marker, flush the log queue into the serial port and exit
 //! with failure.
 //!
-//! Supported boards: `lm3s6965evb` (Cortex-M3, emulated by QEMU).
+//! Supported boards (feature = `boards/NAME.toml`):
+//!
+//! - `lm3s6965evb`: TI LM3S6965 (Cortex-M3), emulated by QEMU; UART0;
+//! - `nucleo-f401re`: STM32F401RE (Cortex-M4F) at 84 MHz; USART2 to the ST-LINK;
+//! - `nrf52840-dk`: nRF52840 (Cortex-M4F) at 64 MHz; UARTE0 to the J-Link;
+//! - `rpi-pico`: RP2040 (Cortex-M0+) at 125 MHz; UART0 to a Debug Probe;
+//! - `rpi-pico-usb`: RP2040 at 125 MHz; its own USB port, a CDC-ACM serial port.
+//!
+//! Serial links run at 115200 8N1. Each real board keeps its serial driver in
+//! a static; a write that finds the driver busy (a panic in the middle of a
+//! write, whose handler flushes the queue) drops its bytes instead of
+//! panicking again.
 #![no_std]
 #![warn(missing_docs)]
 
 // A `compile_error!` unless exactly one board feature is enabled.
 include!(concat!(env!("OUT_DIR"), "/board_check.rs"));
 
+#[cfg(hil_board)]
+mod delay;
 #[cfg(all(hil_board, feature = "panic-handler"))]
 mod failure;
 #[cfg(hil_board)]
 mod message;
-#[cfg(hil_board)]
+
+// Shared by the emulated boards.
+#[cfg(all(hil_board, feature = "lm3s6965evb"))]
 mod mmio;
-#[cfg(hil_board)]
+#[cfg(all(hil_board, feature = "lm3s6965evb"))]
 mod qemu;
+
+// Shared by the real boards.
+#[cfg(all(hil_board, not(feature = "lm3s6965evb")))]
+mod driver_cell;
+#[cfg(all(hil_board, not(feature = "lm3s6965evb")))]
+mod probe;
+#[cfg(all(hil_board, any(feature = "rpi-pico", feature = "rpi-pico-usb")))]
+mod rp2040;
 
 #[cfg(all(hil_board, feature = "lm3s6965evb"))]
 mod lm3s6965evb;
 #[cfg(all(hil_board, feature = "lm3s6965evb"))]
 use lm3s6965evb as board;
 
+#[cfg(all(hil_board, feature = "nucleo-f401re"))]
+mod nucleo_f401re;
+#[cfg(all(hil_board, feature = "nucleo-f401re"))]
+use nucleo_f401re as board;
+
+#[cfg(all(hil_board, feature = "nrf52840-dk"))]
+mod nrf52840_dk;
+#[cfg(all(hil_board, feature = "nrf52840-dk"))]
+use nrf52840_dk as board;
+
+#[cfg(all(hil_board, feature = "rpi-pico"))]
+mod rpi_pico;
+#[cfg(all(hil_board, feature = "rpi-pico"))]
+use rpi_pico as board;
+
+#[cfg(all(hil_board, feature = "rpi-pico-usb"))]
+mod rpi_pico_usb;
+#[cfg(all(hil_board, feature = "rpi-pico-usb"))]
+use rpi_pico_usb as board;
+
 #[cfg(hil_board)]
 pub use board::{exit, init, uart_write, CORE_CLOCK_HZ, NAME};
+#[cfg(hil_board)]
+pub use delay::{wait_ms, EXIT_GRACE_MS};
 #[cfg(hil_board)]
 pub use message::{Message, PANIC_MESSAGE_LEN};

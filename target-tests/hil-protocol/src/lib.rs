@@ -40,10 +40,20 @@ pub fn seq_payload_is_valid(stream: u8, n: u32, g: u32, payload: &[u8]) -> bool 
         return false;
     }
     let check = seq_check(stream, n, g, payload.len());
-    payload
-        .iter()
-        .enumerate()
-        .all(|(i, &byte)| byte == (check >> (8 * (i % 4))) as u8 ^ (i / 4) as u8)
+    // Byte `i` is `(check >> (8 * (i % 4))) as u8 ^ (i / 4) as u8`: compared a
+    // little-endian word at a time (the host checks every sequence frame).
+    let mut words = payload.chunks_exact(4);
+    let whole_words = words.by_ref().enumerate().all(|(q, word)| {
+        u32::from_le_bytes([word[0], word[1], word[2], word[3]])
+            == check ^ (u32::from(q as u8) * 0x0101_0101)
+    });
+    let last = (payload.len() / 4) as u8;
+    whole_words
+        && words
+            .remainder()
+            .iter()
+            .enumerate()
+            .all(|(k, &byte)| byte == (check >> (8 * k)) as u8 ^ last)
 }
 
 fn seq_check(stream: u8, n: u32, g: u32, len: usize) -> u32 {
@@ -127,4 +137,51 @@ markers! {
     END, end(attempted: u32, dropped: u32) = "hil:end attempted={=u32} dropped={=u32}";
     /// The firmware panicked; the message follows. The runner reports `crash`.
     PANIC, panic(message: &str) = "hil:panic {=str}";
+}
+
+#[cfg(test)]
+mod tests {
+    //! Host tests: the word-wise payload check agrees with the byte-wise rule.
+
+    use super::*;
+
+    fn bytewise(stream: u8, n: u32, g: u32, payload: &[u8]) -> bool {
+        let check = seq_check(stream, n, g, payload.len());
+        payload.len() >= SEQ_CHECK_LEN
+            && payload
+                .iter()
+                .enumerate()
+                .all(|(i, &byte)| byte == (check >> (8 * (i % 4))) as u8 ^ (i / 4) as u8)
+    }
+
+    #[test]
+    fn payload_check_accepts_its_payloads_and_rejects_every_changed_byte() {
+        let mut payload = [0u8; SEQ_PAYLOAD_MAX];
+        for len in 0..=SEQ_PAYLOAD_MAX {
+            let (stream, n, g) = (len as u8 % 3, len as u32 * 7, len as u32 * 13 + 1);
+            seq_payload(stream, n, g, &mut payload[..len]);
+            let valid = &mut payload[..len];
+            assert_eq!(
+                seq_payload_is_valid(stream, n, g, valid),
+                len >= SEQ_CHECK_LEN
+            );
+            assert_eq!(
+                seq_payload_is_valid(stream, n, g, valid),
+                bytewise(stream, n, g, valid)
+            );
+            for i in 0..len {
+                valid[i] ^= 1 << (i % 8);
+                assert!(
+                    !seq_payload_is_valid(stream, n, g, valid),
+                    "len {len}, byte {i}"
+                );
+                assert!(!bytewise(stream, n, g, valid));
+                valid[i] ^= 1 << (i % 8);
+            }
+            assert_eq!(
+                seq_payload_is_valid(stream, n + 1, g, valid),
+                bytewise(stream, n + 1, g, valid)
+            );
+        }
+    }
 }

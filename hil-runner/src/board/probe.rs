@@ -1,0 +1,241 @@
+//! The `[probe]` and `[serial]` tables of a real board (`kind = "probe"`), validated.
+//!
+//! ```toml
+//! [probe]
+//! chip = "STM32F401RETx"        # probe-rs target name
+//! selector = "0483:374b"        # optional VID:PID[:serial]; default: the only probe attached
+//! connect_under_reset = false   # optional
+//!
+//! [serial]
+//! port = "/dev/serial/by-id/usb-STMicroelectronics_STM32_STLink_*"  # a path (glob allowed), or
+//! usb = "0483:374b"             # VID:PID[:serial] of the USB serial device
+//! baud = 115200
+//! native_usb = false            # the port is the target's own USB CDC (vanishes on reset)
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use probe_rs::config::Registry;
+use serde::Deserialize;
+
+/// `[probe]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbe {
+    chip: String,
+    selector: Option<String>,
+    #[serde(default)]
+    connect_under_reset: bool,
+}
+
+/// `[serial]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSerial {
+    port: Option<String>,
+    usb: Option<String>,
+    #[serde(default = "default_baud")]
+    baud: u32,
+    #[serde(default)]
+    native_usb: bool,
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+/// How a real board is reached: its chip, its debug probe, its serial port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeBoard {
+    /// probe-rs target name of the chip (`STM32F401RETx`).
+    pub chip: String,
+    /// Which debug probe; `None`: the only one attached.
+    pub selector: Option<UsbId>,
+    /// Attach with the reset line held (chips that remap or sleep their SWD pins).
+    pub connect_under_reset: bool,
+    /// The serial port the firmware logs to.
+    pub serial: SerialSettings,
+}
+
+/// The `[serial]` table: which port, at what speed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SerialSettings {
+    /// How to find the port.
+    pub port: SerialPortSpec,
+    /// Baud rate (ignored by USB CDC devices, used for the host's port settings).
+    pub baud: u32,
+    /// The port is the target's own USB CDC device: it vanishes on reset and is reopened.
+    pub native_usb: bool,
+}
+
+/// How a serial port is named in a board file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SerialPortSpec {
+    /// A device path, glob patterns allowed (`/dev/serial/by-id/usb-SEGGER_J-Link_*-if00`).
+    Path(String),
+    /// The USB device with this VID:PID[:serial].
+    Usb(UsbId),
+}
+
+impl fmt::Display for SerialPortSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Path(p) => f.write_str(p),
+            Self::Usb(id) => write!(f, "USB device {id}"),
+        }
+    }
+}
+
+/// A USB device named by `VID:PID[:serial]` (hexadecimal VID and PID).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UsbId {
+    /// USB vendor id.
+    pub vendor_id: u16,
+    /// USB product id.
+    pub product_id: u16,
+    /// Serial number string; `None` matches any.
+    pub serial: Option<String>,
+}
+
+impl UsbId {
+    /// Whether a device with these ids and serial number is this one.
+    pub fn matches(&self, vendor_id: u16, product_id: u16, serial: Option<&str>) -> bool {
+        self.vendor_id == vendor_id
+            && self.product_id == product_id
+            && self.serial.as_deref().is_none_or(|s| serial == Some(s))
+    }
+}
+
+impl fmt::Display for UsbId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04x}:{:04x}", self.vendor_id, self.product_id)?;
+        if let Some(serial) = &self.serial {
+            write!(f, ":{serial}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for UsbId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut parts = s.splitn(3, ':');
+        let hex = |part: Option<&str>, what: &str| {
+            let part = part.unwrap_or_default();
+            if part.is_empty() || part.len() > 4 {
+                return Err(format!(
+                    "{s:?} is not VID:PID[:serial] (the {what} must be 1 to 4 hex digits)"
+                ));
+            }
+            u16::from_str_radix(part, 16)
+                .map_err(|_| format!("{s:?} is not VID:PID[:serial] ({what} {part:?} is not hex)"))
+        };
+        let vendor_id = hex(parts.next(), "vendor id")?;
+        let product_id = hex(parts.next(), "product id")?;
+        let serial = match parts.next() {
+            Some("") => {
+                return Err(format!(
+                    "{s:?}: the serial number after the second `:` is empty"
+                ))
+            }
+            other => other.map(str::to_owned),
+        };
+        Ok(Self {
+            vendor_id,
+            product_id,
+            serial,
+        })
+    }
+}
+
+/// probe-rs's built-in chip registry, built once.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::from_builtin_families);
+    &REGISTRY
+}
+
+/// The chip `name` in probe-rs's built-in registry; the error says why not, with suggestions.
+pub fn chip_target(name: &str) -> Result<probe_rs::Target, String> {
+    match registry().get_target_by_name(name) {
+        Ok(target) if target.name.eq_ignore_ascii_case(name) => Ok(target),
+        Ok(target) => Err(format!(
+            "{name:?} only matches probe-rs's chip {:?} partially; write its full name",
+            target.name
+        )),
+        Err(_) => {
+            // Suggest the chips that share the longest prefix with the name.
+            let similar = (4..name.len())
+                .rev()
+                .filter_map(|n| name.get(..n))
+                .map(|prefix| {
+                    let mut chips = registry().search_chips(prefix);
+                    chips.dedup();
+                    chips
+                })
+                .find(|chips| !chips.is_empty())
+                .unwrap_or_default();
+            let hint = match similar.len() {
+                0 => "`probe-rs chip list` shows the known chips".to_owned(),
+                n if n <= 8 => format!("similar: {}", similar.join(", ")),
+                n => format!("similar: {} and {} more", similar[..8].join(", "), n - 8),
+            };
+            Err(format!("probe-rs does not know the chip {name:?}; {hint}"))
+        }
+    }
+}
+
+/// Validate `[probe]` and `[serial]`; an error is the field and what is wrong with it.
+pub(super) fn validate(
+    probe: RawProbe,
+    serial: RawSerial,
+) -> Result<ProbeBoard, (&'static str, String)> {
+    if probe.chip.is_empty() {
+        return Err(("probe.chip", "must name a probe-rs chip".into()));
+    }
+    chip_target(&probe.chip).map_err(|m| ("probe.chip", m))?;
+    let selector = probe
+        .selector
+        .map(|s| s.parse::<UsbId>())
+        .transpose()
+        .map_err(|m| ("probe.selector", m))?;
+    let port = match (serial.port, serial.usb) {
+        (Some(_), Some(_)) => {
+            return Err((
+                "serial.usb",
+                "give either serial.port or serial.usb, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err((
+                "serial.port",
+                "name the serial port: serial.port (a path) or serial.usb (VID:PID[:serial])"
+                    .into(),
+            ))
+        }
+        (Some(path), None) => {
+            if path.is_empty() || !path.starts_with('/') {
+                return Err(("serial.port", format!("{path:?} is not an absolute path")));
+            }
+            glob::Pattern::new(&path)
+                .map_err(|e| ("serial.port", format!("{path:?} is not a valid glob: {e}")))?;
+            SerialPortSpec::Path(path)
+        }
+        (None, Some(usb)) => SerialPortSpec::Usb(usb.parse().map_err(|m| ("serial.usb", m))?),
+    };
+    if serial.baud == 0 {
+        return Err(("serial.baud", "must be a positive baud rate".into()));
+    }
+    Ok(ProbeBoard {
+        chip: probe.chip,
+        selector,
+        connect_under_reset: probe.connect_under_reset,
+        serial: SerialSettings {
+            port,
+            baud: serial.baud,
+            native_usb: serial.native_usb,
+        },
+    })
+}
