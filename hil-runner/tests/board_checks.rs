@@ -26,7 +26,10 @@ fn emulated_with(extra: &str) -> Result<Board, String> {
 fn a_bytes_per_second_floor_is_read() {
     let board = emulated_with("[checks]\nmin_bytes_per_s = 1234").unwrap();
     assert_eq!(board.checks.min_bytes_per_s, Some(1234.0));
-    assert_eq!(Board::find("lm3s6965evb").unwrap().checks.min_bytes_per_s, Some(50_000.0));
+    assert_eq!(
+        Board::find("lm3s6965evb").unwrap().checks.min_bytes_per_s,
+        Some(50_000.0)
+    );
 }
 
 #[rstest]
