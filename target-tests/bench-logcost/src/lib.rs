@@ -6,11 +6,11 @@
 //! defmt-semihosting). Everything else is the same code in every build, so the
 //! figures and the section sizes differ by the logger alone.
 //!
-//! Time is read from SysTick running free on the core clock. Under QEMU with
-//! `-icount shift=0` one instruction takes one nanosecond of emulated time,
-//! and SysTick ticks at the emulated core clock (several instructions per
-//! tick); [`calibrate`] measures how many SysTick ticks a loop of known
-//! instruction count takes, so the host can turn ticks into instructions.
+//! Time is read with hil-cycles: SysTick running free on the core clock,
+//! calibrated against a loop of known instruction count, so the host can turn
+//! ticks into instructions under QEMU's `-icount shift=0`. The UART and exit
+//! are this crate's own: hil-board would bring its panic handler, which logs
+//! through hil-transport, into the defmt-rtt and defmt-semihosting builds.
 //! Results go to QEMU's stdout as one text line (semihosting), never through
 //! the logger under test.
 #![no_std]
@@ -39,7 +39,6 @@ use defmt_semihosting as _;
 
 use core::panic::PanicInfo;
 
-use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use cortex_m_semihosting::debug;
 
 /// The logger this build uses, as the result lines name it.
@@ -53,9 +52,6 @@ pub const LOGGER: &str = if cfg!(feature = "logger-hil") {
 
 /// Name of the board in the `hil:boot` marker (the runner checks it).
 pub const BOARD: &str = "lm3s6965evb";
-
-/// SysTick's counter is 24 bits wide.
-const COUNTER_MASK: u32 = 0x00FF_FFFF;
 
 /// The serial link of the build: for `logger-hil` the transport's queue,
 /// drained into UART0; for the other loggers nothing (they send as they log).
@@ -150,80 +146,6 @@ mod uart0 {
             }
         }
     }
-}
-
-/// SysTick as a free-running down-counter on the core clock (no interrupt).
-pub struct Counter {
-    /// Owned, so nothing else reconfigures SysTick while it counts.
-    _syst: SYST,
-}
-
-impl Counter {
-    /// Starts SysTick from its full 24-bit range.
-    pub fn start(mut syst: SYST) -> Self {
-        syst.disable_interrupt();
-        syst.set_clock_source(SystClkSource::Core);
-        syst.set_reload(COUNTER_MASK);
-        syst.clear_current();
-        syst.enable_counter();
-        Self { _syst: syst }
-    }
-
-    /// The counter's current value.
-    #[inline(always)]
-    pub fn now(&self) -> u32 {
-        SYST::get_current()
-    }
-
-    /// Ticks from `start` to `end` (two readings less than 2^24 ticks apart).
-    #[inline(always)]
-    pub fn ticks(start: u32, end: u32) -> u32 {
-        start.wrapping_sub(end) & COUNTER_MASK
-    }
-}
-
-/// Iterations of the calibration loop (two instructions each).
-pub const CALIBRATION_LOOPS: u32 = 1_000_000;
-
-/// Instructions the calibration loop runs: `subs` and `bne` per iteration.
-pub const CALIBRATION_INSTRUCTIONS: u32 = 2 * CALIBRATION_LOOPS;
-
-/// SysTick ticks of [`CALIBRATION_INSTRUCTIONS`] instructions.
-pub fn calibrate(counter: &Counter) -> u32 {
-    let start = counter.now();
-    let mut n = CALIBRATION_LOOPS;
-    // SAFETY: a register-only countdown loop: no memory, no stack, no flags used after it.
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "subs {n}, #1",
-            "bne 2b",
-            n = inout(reg) n,
-            options(nomem, nostack),
-        );
-    }
-    let end = counter.now();
-    let _ = n;
-    Counter::ticks(start, end)
-}
-
-/// Runs `2 * (1 + i % 40)` instructions: shifts where the next timed call
-/// starts relative to SysTick's ticks (up to 80 instructions, one tick under
-/// QEMU), so per-call readings quantised to ticks average out to the exact cost.
-#[inline(always)]
-pub fn dither(i: u32) {
-    let mut n = 1 + i % 40;
-    // SAFETY: a register-only countdown loop: no memory, no stack, no flags used after it.
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "subs {n}, #1",
-            "bne 2b",
-            n = inout(reg) n,
-            options(nomem, nostack),
-        );
-    }
-    let _ = n;
 }
 
 /// Prints one result line on QEMU's stdout (semihosting), framed by newlines

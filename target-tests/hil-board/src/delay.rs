@@ -1,6 +1,6 @@
 //! Busy waits timed by SysTick on the core clock, for the grace period before a run ends.
 
-use cortex_m::peripheral::{syst::SystClkSource, SYST};
+use cortex_m::peripheral::SYST;
 
 /// How long a run waits after its last flush before it stops, in milliseconds
 /// of (emulated) time, so a reader on the far side of the serial port gets the
@@ -10,23 +10,8 @@ pub const EXIT_GRACE_MS: u32 = 500;
 /// Busy-waits `ms` milliseconds, counting SysTick cycles of the core clock.
 /// Leaves SysTick stopped and its interrupt disabled.
 pub fn wait_ms(syst: &mut SYST, ms: u32) {
-    /// SysTick's counter is 24 bits wide.
-    const COUNTER_MASK: u32 = 0x00FF_FFFF;
-
-    let total = u64::from(crate::CORE_CLOCK_HZ) * u64::from(ms) / 1000;
-    syst.disable_interrupt();
-    syst.set_clock_source(SystClkSource::Core);
-    syst.set_reload(COUNTER_MASK);
-    syst.clear_current();
-    syst.enable_counter();
-    let mut elapsed: u64 = 0;
-    let mut previous = SYST::get_current();
-    while elapsed < total {
-        let current = SYST::get_current();
-        // The counter counts down and wraps from 0 to the reload value.
-        elapsed += u64::from(previous.wrapping_sub(current) & COUNTER_MASK);
-        previous = current;
-    }
+    hil_cycles::start(syst);
+    hil_cycles::wait_cycles(u64::from(crate::CORE_CLOCK_HZ) * u64::from(ms) / 1000);
     syst.disable_counter();
 }
 

@@ -12,8 +12,9 @@
 
 use core::sync::atomic::{compiler_fence, Ordering};
 
-use bench_logcost::{calibrate, dither, Counter, Link, CALIBRATION_INSTRUCTIONS};
+use bench_logcost::Link;
 use cortex_m_rt::entry;
+use hil_cycles::{calibrate, dither, CALIBRATION_INSTRUCTIONS};
 
 /// Log calls timed.
 const CALLS: u32 = 4_000;
@@ -28,7 +29,7 @@ struct Stats {
 
 /// Times `call(i)` [`CALLS`] times, reading the counter right before and after each call.
 #[inline(always)]
-fn time(counter: &Counter, link: &Link, mut call: impl FnMut(u32)) -> Stats {
+fn time(link: &Link, mut call: impl FnMut(u32)) -> Stats {
     let mut stats = Stats {
         sum: 0,
         min: u32::MAX,
@@ -38,12 +39,11 @@ fn time(counter: &Counter, link: &Link, mut call: impl FnMut(u32)) -> Stats {
             link.drain();
         }
         dither(i);
-        let start = counter.now();
+        let start = hil_cycles::now();
         compiler_fence(Ordering::SeqCst);
         call(i);
         compiler_fence(Ordering::SeqCst);
-        let end = counter.now();
-        let ticks = Counter::ticks(start, end);
+        let ticks = hil_cycles::ticks_since(start);
         stats.sum += u64::from(ticks);
         stats.min = stats.min.min(ticks);
     }
@@ -55,12 +55,13 @@ fn time(counter: &Counter, link: &Link, mut call: impl FnMut(u32)) -> Stats {
 fn main() -> ! {
     let link = Link::init();
     let peripherals = cortex_m::Peripherals::take().expect("core peripherals are taken once, here");
-    let counter = Counter::start(peripherals.SYST);
-    let calibration_ticks = calibrate(&counter);
-    let empty = time(&counter, &link, |i| {
+    let mut syst = peripherals.SYST;
+    hil_cycles::start(&mut syst);
+    let calibration_ticks = calibrate();
+    let empty = time(&link, |i| {
         core::hint::black_box(i);
     });
-    let logged = time(&counter, &link, |i| {
+    let logged = time(&link, |i| {
         let x = i.wrapping_mul(0x9E37_79B9);
         defmt::info!("seq={=u32} val={=u32}", i, x);
     });

@@ -208,7 +208,7 @@ mod counter {
     /// boards (no DWT cycle counter, RP2040) it counts core cycles.
     #[cfg(any(feature = "lm3s6965evb", not(target_has_atomic = "32")))]
     mod systick {
-        use cortex_m::peripheral::{syst::SystClkSource, SYST};
+        use cortex_m::peripheral::SYST;
 
         /// What the figures count.
         pub const CLOCK: u32 = if cfg!(feature = "lm3s6965evb") {
@@ -216,10 +216,6 @@ mod counter {
         } else {
             super::super::CLOCK_SYSTICK
         };
-        /// SysTick's counter is 24 bits wide.
-        const MASK: u32 = 0x00FF_FFFF;
-        /// Iterations of the calibration loop (two instructions each).
-        const CALIBRATION_LOOPS: u32 = 1_000_000;
 
         /// The running counter and its scale: `units = ticks * scale.0 / scale.1`.
         pub struct Counter<'a> {
@@ -230,33 +226,27 @@ mod counter {
         impl<'a> Counter<'a> {
             /// Starts SysTick from its full range; on the emulated board, calibrates it.
             pub fn start(syst: &'a mut SYST) -> Self {
-                syst.disable_interrupt();
-                syst.set_clock_source(SystClkSource::Core);
-                syst.set_reload(MASK);
-                syst.clear_current();
-                syst.enable_counter();
+                hil_cycles::start(syst);
                 let mut counter = Self {
                     syst,
                     scale: (1, 1),
                 };
                 if cfg!(feature = "lm3s6965evb") {
                     // Instructions per tick, from a loop of known instruction count.
-                    let start = counter.now();
-                    super::dither_loop(CALIBRATION_LOOPS);
-                    let ticks = u64::from(counter.ticks_since(start)).max(1);
-                    counter.scale = (2 * u64::from(CALIBRATION_LOOPS), ticks);
+                    let ticks = u64::from(hil_cycles::calibrate()).max(1);
+                    counter.scale = (u64::from(hil_cycles::CALIBRATION_INSTRUCTIONS), ticks);
                 }
                 counter
             }
             /// The counter's current value.
             #[inline(always)]
             pub fn now(&self) -> u32 {
-                SYST::get_current()
+                hil_cycles::now()
             }
-            /// Ticks since `start` (less than 2^24 ticks ago); the counter counts down.
+            /// Ticks since `start` (less than 2^24 ticks ago).
             #[inline(always)]
             pub fn ticks_since(&self, start: u32) -> u32 {
-                start.wrapping_sub(SYST::get_current()) & MASK
+                hil_cycles::ticks_since(start)
             }
             /// `ticks / count` in the counter's unit, rounded.
             pub fn to_units(&self, ticks: u64, count: u64) -> u32 {
@@ -312,27 +302,5 @@ mod counter {
         }
     }
 
-    /// Shifts where the next timed call starts relative to the counter's ticks
-    /// (2 to 80 instructions), so readings quantised to ticks average out.
-    #[inline(always)]
-    pub fn dither(i: u32) {
-        dither_loop(1 + i % 40);
-    }
-
-    /// A countdown loop of `n` iterations, two instructions each (`n` ≥ 1).
-    #[inline(always)]
-    fn dither_loop(n: u32) {
-        let mut n = n;
-        // SAFETY: a register-only countdown loop: no memory, no stack, no flags used after it.
-        unsafe {
-            core::arch::asm!(
-                "2:",
-                "subs {n}, #1",
-                "bne 2b",
-                n = inout(reg) n,
-                options(nomem, nostack),
-            );
-        }
-        let _ = n;
-    }
+    pub use hil_cycles::dither;
 }
