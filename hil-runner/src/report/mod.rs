@@ -89,6 +89,10 @@ impl ExitStatus {
     }
 }
 
+/// Shortest stretch of arrivals a rate is computed over: bytes that arrive in
+/// one or two reads say nothing about the link's speed.
+const MIN_RATE_WINDOW_S: f64 = 0.01;
+
 /// Everything known about one test run.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestReport {
@@ -116,9 +120,9 @@ pub struct TestReport {
     pub bytes: u64,
     /// Seconds from the first byte to the end marker (or the last byte).
     pub duration_s: f64,
-    /// Link throughput: `bytes / duration_s`.
+    /// Link throughput: `bytes / duration_s` (0 when the run took under 10 ms: too short to measure).
     pub bytes_per_s: f64,
-    /// Frame rate: `frames / duration_s`.
+    /// Frame rate: `frames / duration_s` (0 when the run took under 10 ms).
     pub frames_per_s: f64,
     /// Cost of one log call on the target, in instructions: the throughput
     /// firmware's `log_call_cycles` on an emulated board run under QEMU's
@@ -184,7 +188,7 @@ impl TestReport {
         self.bytes = s.bytes;
         self.duration_s = duration_s;
         let rate = |n: u64| {
-            if duration_s > 0.0 {
+            if duration_s >= MIN_RATE_WINDOW_S {
                 n as f64 / duration_s
             } else {
                 0.0
