@@ -12,7 +12,7 @@ use hil_runner::board::Board;
 use hil_runner::build::{self, BuildRequest, Images};
 use hil_runner::firmware::Firmware;
 use hil_runner::framer::DEFAULT_MAX_FRAME_LEN;
-use hil_runner::report::{self, TestReport, Verdict};
+use hil_runner::report::{TestReport, Verdict};
 use hil_runner::runner::{self, RunOptions};
 use hil_runner::suites;
 use serde::Serialize;
@@ -258,7 +258,7 @@ pub fn stdout_run(elf: &Path, board: &str, stdout: Stdout) -> anyhow::Result<Run
     let seconds_to_verdict = start.elapsed().as_secs_f64();
     let _ = child.kill();
     let _ = child.wait();
-    let (verdict, reason) = report::verdict_of(&analysis);
+    let (verdict, reason) = hil_runner::speaks::hil::verdict_of(&analysis);
     let link = first_byte.map_or(0.0, |first| last_byte.duration_since(first).as_secs_f64());
     let report =
         TestReport::error("e2e", board, "", "", String::new()).with_analysis(analysis, link);

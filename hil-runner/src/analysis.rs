@@ -14,7 +14,7 @@ use crate::check::Violation;
 use crate::decode::{Content, FrameDecoder, Malformed};
 use crate::firmware::Firmware;
 use crate::framer::{Framer, FramerStats, RawFrame};
-use crate::markers::Marker;
+use crate::markers::{Marker, MarkerKind};
 
 /// Violations kept in full; more are counted only.
 const MAX_VIOLATIONS: usize = 100;
@@ -88,10 +88,14 @@ pub struct Analyzer<'t> {
 impl<'t> Analyzer<'t> {
     /// An analyzer for `firmware`'s frames, skipping frames over `max_frame_len` bytes.
     pub fn new(firmware: &'t Firmware, max_frame_len: usize) -> Self {
+        let ledger = Ledger {
+            expects_end: firmware.marker_index(MarkerKind::End).is_some(),
+            ..Ledger::default()
+        };
         Self {
             framer: Framer::new(max_frame_len),
             decoder: FrameDecoder::new(firmware),
-            ledger: Ledger::default(),
+            ledger,
         }
     }
 
@@ -156,6 +160,8 @@ struct Ledger {
     violations: Vec<Violation>,
     violations_total: u64,
     first_malformed: Option<(u64, Malformed)>,
+    /// The firmware logs hil-protocol's end marker: a run without one lost it.
+    expects_end: bool,
 }
 
 impl Ledger {
@@ -315,6 +321,7 @@ impl Ledger {
             _ => Vec::new(),
         };
         let accounting = match s.end {
+            None if !self.expects_end => None,
             None => Some(Violation::NoEnd { bytes: s.bytes }),
             Some(end) if truncate => {
                 let explained = s.frames_before_end + u64::from(end.dropped) + s.malformed;

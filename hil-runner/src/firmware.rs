@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use defmt_decoder::{Encoding, Table};
+use defmt_decoder::{Encoding, Locations, Table};
 
 use crate::markers::MarkerKind;
+use crate::speaks::defmt_test::DefmtTestTable;
 
 /// Why an ELF cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,10 @@ pub struct Firmware {
     /// `markers` as a table indexed by string index (up to the highest marker):
     /// the per-frame lookup, without hashing.
     by_index: Vec<Option<MarkerKind>>,
+    /// Where each log call is, from the ELF's debug info (empty without it).
+    locations: Locations,
+    /// The progress strings of a defmt-test suite, if the ELF is one.
+    defmt_test: Option<DefmtTestTable>,
 }
 
 impl std::fmt::Debug for Firmware {
@@ -113,6 +118,19 @@ impl Firmware {
                 })
             }
         };
+        // Without debug info there are no locations; logs are still decoded.
+        let locations = table.get_locations(elf).unwrap_or_default();
+        Self::from_table(&path, table, defmt_test_count(elf), locations)
+    }
+
+    /// A firmware from a defmt table (tests build synthetic tables; `path` is only for messages).
+    pub fn from_table(
+        path: &Path,
+        table: Table,
+        defmt_test_count: Option<u32>,
+        locations: Locations,
+    ) -> Result<Self, FirmwareError> {
+        let path = path.to_owned();
         if table.encoding() != Encoding::Rzcobs {
             let encoding = format!("{:?}", table.encoding());
             return Err(FirmwareError::Encoding { path, encoding });
@@ -122,24 +140,30 @@ impl Firmware {
         }
         // `raw_symbols` walks every entry in index order; the log entries among
         // them are exactly the ones `indices` yields, in the same order.
-        let log_formats = table.raw_symbols().filter_map(|raw| {
-            let sym: RawSymbol = serde_json::from_str(raw).ok()?;
-            LOG_TAGS.contains(&sym.tag.as_str()).then_some(sym.data)
-        });
-        let markers = table
+        let log_formats: Vec<(u16, String)> = table
             .indices()
-            .zip(log_formats)
-            .filter_map(|(index, format)| {
-                let kind = MarkerKind::from_format(&format)?;
-                Some((u16::try_from(index).ok()?, kind))
-            })
+            .zip(table.raw_symbols().filter_map(|raw| {
+                let sym: RawSymbol = serde_json::from_str(raw).ok()?;
+                LOG_TAGS.contains(&sym.tag.as_str()).then_some(sym.data)
+            }))
+            .filter_map(|(index, format)| Some((u16::try_from(index).ok()?, format)))
+            .collect();
+        let markers = log_formats
+            .iter()
+            .filter_map(|(index, format)| Some((*index, MarkerKind::from_format(format)?)))
             .collect();
         let by_index = by_index(&markers);
+        let defmt_test = DefmtTestTable::from_formats(
+            log_formats.iter().map(|(i, f)| (*i, f.as_str())),
+            defmt_test_count,
+        );
         Ok(Self {
             path,
             table,
             markers,
             by_index,
+            locations,
+            defmt_test,
         })
     }
 
@@ -158,12 +182,46 @@ impl Firmware {
         self.by_index.get(usize::from(index)).copied().flatten()
     }
 
+    /// `file:line` of the log call with string index `index`, from the ELF's debug info.
+    pub fn location(&self, index: u64) -> Option<String> {
+        let loc = self.locations.get(&index)?;
+        Some(format!("{}:{}", loc.file.display(), loc.line))
+    }
+
+    /// Where each log call is (file, line, module), from the ELF's debug info.
+    pub fn locations(&self) -> &Locations {
+        &self.locations
+    }
+
+    /// The defmt-test progress strings, if the ELF is a defmt-test suite.
+    pub fn defmt_test(&self) -> Option<&DefmtTestTable> {
+        self.defmt_test.as_ref()
+    }
+
     /// The string index of a marker (for building frames in tests and fuzzing).
     pub fn marker_index(&self, kind: MarkerKind) -> Option<u16> {
         self.markers
             .iter()
             .find_map(|(&index, &k)| (k == kind).then_some(index))
     }
+}
+
+/// The value of defmt-test's `DEFMT_TEST_COUNT` static (a `usize` in the ELF's data), if any.
+fn defmt_test_count(elf: &[u8]) -> Option<u32> {
+    use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+    let file = object::File::parse(elf).ok()?;
+    let symbol = file
+        .symbols()
+        .find(|s| s.name() == Ok("DEFMT_TEST_COUNT"))?;
+    let section = file.section_by_index(symbol.section_index()?).ok()?;
+    let data = section.data().ok()?;
+    let start = usize::try_from(symbol.address().checked_sub(section.address())?).ok()?;
+    let bytes: [u8; 4] = data.get(start..start + 4)?.try_into().ok()?;
+    Some(if file.is_little_endian() {
+        u32::from_le_bytes(bytes)
+    } else {
+        u32::from_be_bytes(bytes)
+    })
 }
 
 /// The markers as a dense table indexed by string index.

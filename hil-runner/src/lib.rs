@@ -22,6 +22,7 @@ pub mod runner;
 pub mod rzcobs;
 pub mod serial_port;
 pub mod source;
+pub mod speaks;
 pub mod suites;
 
 use std::path::PathBuf;

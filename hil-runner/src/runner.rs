@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::analysis::{Analysis, Analyzer, SeenFrame};
+use crate::analysis::{Analyzer, SeenFrame};
 use crate::backend::probe::ProbeBackend;
 use crate::backend::qemu::{QemuBackend, QemuSerial};
 use crate::backend::{Backend, TargetEnd};
@@ -18,14 +18,12 @@ use crate::firmware::{Firmware, FirmwareError};
 use crate::framer::DEFAULT_MAX_FRAME_LEN;
 use crate::report::{self, TestReport, Verdict};
 use crate::source::{ByteSource, ReadOutcome};
+use crate::speaks::{Limits, Listener, Rates, RunEnd, Speaks, Stop};
 
 /// Bytes the reader gathers before handing them on.
 const BATCH_BYTES: usize = 16 * 1024;
 /// Longest a gathered byte waits before it is handed on.
 const BATCH_TIME: Duration = Duration::from_millis(5);
-
-/// After the target exits by itself, how long to keep reading bytes still in flight.
-const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(300);
 
 /// What to run and how.
 #[derive(Debug, Clone)]
@@ -48,6 +46,8 @@ pub struct RunOptions {
     pub print_logs: bool,
     /// Baud rate of the serial link, when known (real boards), for the report's line utilisation.
     pub baud: Option<u32>,
+    /// Time limits of the tests inside the run (`--test-timeout`).
+    pub limits: Limits,
 }
 
 impl RunOptions {
@@ -69,6 +69,7 @@ impl RunOptions {
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             print_logs: false,
             baud,
+            limits: Limits::default(),
         }
     }
 }
@@ -133,14 +134,11 @@ pub async fn run(opts: &RunOptions) -> Result<TestReport, RunError> {
     Ok(report)
 }
 
-/// How the byte loop ended.
-enum Stop {
-    EndMarker,
-    TargetEnded(TargetEnd),
-    SourceClosed,
-    SourceFailed(String),
-    Deadline,
-}
+/// How long a closed or failed serial link waits for the target's end to show (QEMU's exit status).
+const SETTLE: Duration = Duration::from_secs(2);
+/// After the target ended: the longest wait for the rest of its bytes, and the longest pause between them.
+const DRAIN_MAX: Duration = Duration::from_secs(3);
+const DRAIN_IDLE: Duration = Duration::from_millis(300);
 
 async fn run_on(
     mut backend: impl Backend,
@@ -150,20 +148,18 @@ async fn run_on(
 ) -> TestReport {
     let elf = opts.elf.display().to_string();
     let capture_name = opts.capture.display().to_string();
-    let fallback_name = opts
-        .elf
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("firmware")
-        .to_owned();
+    let fallback_name = firmware_name(&opts.elf);
+    let speaks = Speaks::of(firmware);
     let error = |reason: String| {
-        TestReport::error(
+        let mut report = TestReport::error(
             &fallback_name,
             &opts.board.name,
             &elf,
             &capture_name,
             reason,
-        )
+        );
+        report.speaks = Some(speaks);
+        report
     };
 
     let source = match backend.start(&opts.elf).await {
@@ -177,38 +173,51 @@ async fn run_on(
 
     let mut capture = std::io::BufWriter::with_capacity(1 << 16, capture);
     let mut analyzer = Analyzer::new(firmware, opts.max_frame_len);
+    let mut listener = speaks.listener(firmware, opts.limits);
     let mut first_byte: Option<Instant> = None;
     let mut last_byte = Instant::now();
     let mut capture_error = None;
-    let mut on_chunk = |chunk: &[u8], analyzer: &mut Analyzer<'_>| {
-        first_byte.get_or_insert_with(Instant::now);
-        last_byte = Instant::now();
+    let mut on_chunk = |chunk: &[u8], analyzer: &mut Analyzer<'_>, listener: &mut dyn Listener| {
+        let now = Instant::now();
+        first_byte.get_or_insert(now);
+        last_byte = now;
         if let Err(e) = capture.write_all(chunk) {
             capture_error.get_or_insert(e.to_string());
         }
-        // The end marker ends a test; so does a panic marker (the panic handler
-        // sends it last, after everything else in the queue).
-        analyzer.feed(chunk, |frame| print_log(opts.print_logs, frame))
-            || analyzer.summary().panic.is_some()
+        analyzer.feed(chunk, |frame| {
+            print_log(opts.print_logs, &frame);
+            listener.frame(&frame, now);
+        });
+        listener.finished()
     };
 
     let stop = loop {
+        let test_deadline = listener.deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
             chunk = rx.recv() => match chunk {
-                Some(Ok(bytes)) => if on_chunk(&bytes, &mut analyzer) { break Stop::EndMarker },
-                Some(Err(e)) => break Stop::SourceFailed(e),
-                None => break Stop::SourceClosed,
+                Some(Ok(bytes)) => if on_chunk(&bytes, &mut analyzer, &mut *listener) {
+                    break Stop::Finished
+                },
+                Some(Err(e)) => break settle(&mut backend, Stop::SourceFailed(e)).await,
+                None => break settle(&mut backend, Stop::SourceClosed).await,
             },
             end = backend.ended() => break Stop::TargetEnded(end),
             _ = tokio::time::sleep_until(deadline) => break Stop::Deadline,
+            _ = sleep_until_some(test_deadline) => break Stop::TestDeadline,
         }
     };
-    // A target that ended by itself may still have bytes in flight: read them.
+    let ended_at = Instant::now();
+    // A target that ended by itself may still have bytes in flight: read them
+    // until the link closes (QEMU) or goes quiet (a real board's port).
     if matches!(stop, Stop::TargetEnded(_)) {
-        let until = tokio::time::Instant::now() + DRAIN_AFTER_EXIT;
-        while let Ok(Some(Ok(bytes))) = tokio::time::timeout_at(until, rx.recv()).await {
-            if on_chunk(&bytes, &mut analyzer) {
-                break;
+        let until = tokio::time::Instant::now() + DRAIN_MAX;
+        loop {
+            let wait = (tokio::time::Instant::now() + DRAIN_IDLE).min(until);
+            match tokio::time::timeout_at(wait, rx.recv()).await {
+                Ok(Some(Ok(bytes))) => {
+                    on_chunk(&bytes, &mut analyzer, &mut *listener);
+                }
+                _ => break,
             }
         }
     }
@@ -225,91 +234,67 @@ async fn run_on(
     };
     let mut analysis = analyzer.finish(Some(&opts.board.name));
     analysis.summary.discarded_before_boot = backend.discarded_before_boot();
-    let (verdict, reason, target_end) = judge(&stop, &analysis, opts.timeout);
-    let (verdict, reason) = match capture_error {
-        Some(e) => (
-            Verdict::Error,
-            Some(format!("capture file {capture_name}: {e}")),
-        ),
-        None => (verdict, reason),
+    let end = RunEnd {
+        stop: &stop,
+        analysis: &analysis,
+        timeout: opts.timeout,
+        board: Some(&opts.board),
+        at: ended_at,
+        name: &fallback_name,
+        rates: Rates::new(analysis.summary.bytes, duration, opts.baud),
     };
+    let mut judgement = listener.judge(&end);
+    if let Some(e) = capture_error {
+        judgement.verdict = Verdict::Error;
+        judgement.reason = Some(format!("capture file {capture_name}: {e}"));
+    }
     let mut report = error(String::new())
         .with_analysis(analysis, duration)
-        .with_link(&report::RunLink::new(&opts.qemu_args, opts.baud));
-    report.verdict = verdict;
-    report.reason = reason;
-    report.target_end = target_end;
-    apply_throughput_floor(&mut report, &opts.board);
+        .with_link(&report::RunLink::new(&opts.qemu_args, opts.baud))
+        .with_judgement(judgement);
+    report.target_end = Some(match stop {
+        Stop::TargetEnded(end) => end,
+        _ => TargetEnd::Stopped,
+    });
     report
 }
 
-/// A throughput run that passed but moved fewer bytes than the board's `[checks]` floor fails.
-fn apply_throughput_floor(report: &mut TestReport, board: &Board) {
-    let is_throughput = report
-        .details
-        .as_ref()
-        .and_then(|a| a.summary.test.as_deref())
-        == Some(crate::board::checks::THROUGHPUT_TEST);
-    if report.verdict != Verdict::Pass || !is_throughput {
-        return;
-    }
-    if let Some(reason) = board
-        .checks
-        .too_slow(report.bytes_per_s, report.line_utilisation)
-    {
-        report.verdict = Verdict::Fail;
-        report.reason = Some(format!("{reason} in {}", board.path.display()));
+/// The name of a firmware in reports: the ELF's file name, without the hash cargo gives test binaries.
+pub fn firmware_name(elf: &Path) -> String {
+    let stem = elf
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("firmware");
+    match stem.rsplit_once('-') {
+        Some((name, hash))
+            if !name.is_empty()
+                && hash.len() == 16
+                && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            name.to_owned()
+        }
+        _ => stem.to_owned(),
     }
 }
 
-/// The verdict of a run, why, and how the target ended.
-fn judge(
-    stop: &Stop,
-    analysis: &Analysis,
-    timeout: Duration,
-) -> (Verdict, Option<String>, Option<TargetEnd>) {
-    let s = &analysis.summary;
-    let ended = match stop {
-        Stop::TargetEnded(end) => Some(end.clone()),
-        _ => Some(TargetEnd::Stopped),
-    };
-    let (verdict, reason) = match stop {
-        Stop::TargetEnded(end @ TargetEnd::Fault(_)) if s.panic.is_none() => {
-            (Verdict::Crash, Some(format!("target faulted: {end}")))
-        }
-        _ if s.panic.is_some() || s.end.is_some() => report::verdict_of(analysis),
-        Stop::EndMarker => report::verdict_of(analysis),
-        Stop::Deadline => (
-            Verdict::Timeout,
-            Some(format!(
-                "no end marker within {:.1} s ({} bytes, {} frames received)",
-                timeout.as_secs_f64(),
-                s.bytes,
-                s.frames
-            )),
-        ),
-        Stop::SourceFailed(e) => (Verdict::Error, Some(format!("serial read failed: {e}"))),
-        Stop::TargetEnded(TargetEnd::Exited { code }) => (
-            Verdict::Crash,
-            Some(format!(
-                "target exited with status {code} before its end marker"
-            )),
-        ),
-        Stop::TargetEnded(TargetEnd::Killed { detail }) => (Verdict::Error, Some(detail.clone())),
-        Stop::TargetEnded(end @ (TargetEnd::Halted { .. } | TargetEnd::Fault(_))) => (
-            Verdict::Crash,
-            Some(format!("target {end} before its end marker")),
-        ),
-        Stop::TargetEnded(TargetEnd::Stopped) | Stop::SourceClosed => (
-            Verdict::Crash,
-            Some("serial link closed before the end marker".into()),
-        ),
-    };
-    (verdict, reason, ended)
+/// Resolves at `deadline`, or never without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The serial link closed or failed: if the target ended with it (QEMU exited), that is how the run ended.
+async fn settle(backend: &mut impl Backend, stop: Stop) -> Stop {
+    match tokio::time::timeout(SETTLE, backend.ended()).await {
+        Ok(end) => Stop::TargetEnded(end),
+        Err(_) => stop,
+    }
 }
 
 /// Print the firmware's own log frames (not the markers) like defmt-print would.
-fn print_log(enabled: bool, frame: SeenFrame<'_, '_>) {
+fn print_log(enabled: bool, frame: &SeenFrame<'_, '_>) {
     if let (true, Ok(Content::Log(f))) = (enabled, frame.content) {
         eprintln!("{}", f.display(false));
     }

@@ -1,16 +1,22 @@
 //! `hil-runner check --elf ELF CAPTURE`: verdicts for a raw capture, offline.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hil_runner::analysis::Analyzer;
 use hil_runner::firmware::Firmware;
 use hil_runner::framer::DEFAULT_MAX_FRAME_LEN;
-use hil_runner::report::{self, ExitStatus, TestReport};
+use hil_runner::report::{ExitStatus, TestReport};
+use hil_runner::speaks::{Limits, Rates, RunEnd, Speaks, Stop};
 
 use super::ReportArgs;
 
 /// Verdicts for a raw capture, offline: the same checks as a live run.
+///
+/// How the target ended is not in a capture: a plain defmt firmware's capture
+/// passes unless it shows a panic or lost frames; a defmt-test capture passes
+/// when every test passed and `all tests passed!` is in it.
 #[derive(clap::Args)]
 pub struct Cmd {
     /// The firmware ELF that produced the capture.
@@ -33,17 +39,28 @@ impl Cmd {
         let firmware = Firmware::load(&self.elf)?;
         let file = std::fs::File::open(&self.capture)
             .with_context(|| format!("cannot open capture {}", self.capture.display()))?;
+        let speaks = Speaks::of(&firmware);
+        let mut listener = speaks.listener(&firmware, Limits::default());
         let mut analyzer = Analyzer::new(&firmware, self.max_frame_len);
+        let read_at = Instant::now();
         analyzer
-            .feed_reader(file, |_| {})
+            .feed_reader(file, |frame| listener.frame(&frame, read_at))
             .with_context(|| format!("cannot read capture {}", self.capture.display()))?;
         let analysis = analyzer.finish(self.board.as_deref());
-        let (verdict, reason) = report::verdict_of(&analysis);
         let name = self
             .elf
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("firmware");
+        let judgement = listener.judge(&RunEnd {
+            stop: &Stop::CaptureEnded,
+            analysis: &analysis,
+            timeout: Duration::ZERO,
+            board: None,
+            at: read_at,
+            name,
+            rates: Rates::default(),
+        });
         let board = analysis.summary.board.clone().unwrap_or_default();
         let mut report = TestReport::error(
             name,
@@ -52,9 +69,9 @@ impl Cmd {
             &self.capture.display().to_string(),
             String::new(),
         )
-        .with_analysis(analysis, 0.0);
-        report.verdict = verdict;
-        report.reason = reason;
+        .with_analysis(analysis, 0.0)
+        .with_judgement(judgement);
+        report.speaks = Some(speaks);
         self.reports.emit(&[report])
     }
 }

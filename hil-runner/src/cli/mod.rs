@@ -55,6 +55,9 @@ impl ReportArgs {
     /// Print the terminal summary, write the report files, and return the exit status.
     pub fn emit(&self, reports: &[TestReport]) -> anyhow::Result<ExitStatus> {
         use anyhow::Context as _;
+        for block in reports.iter().filter_map(report::terminal::libtest) {
+            print!("{block}");
+        }
         eprint!("{}", report::terminal::render(reports));
         if let Some(path) = &self.json {
             report::json::write(path, reports)

@@ -17,9 +17,12 @@ pub struct Cmd {
     /// Board name (boards/NAME.toml) or path to a board file.
     #[arg(long, env = "HIL_BOARD")]
     board: Option<String>,
-    /// Seconds to wait for the end marker before stopping the target (verdict `timeout`, exit 4).
-    #[arg(long, default_value_t = 120.0, value_name = "S")]
+    /// Seconds the whole run may take before the target is stopped (verdict `timeout`, exit 4).
+    #[arg(long, default_value_t = 120.0, value_name = "S", env = "HIL_TIMEOUT")]
     timeout: f64,
+    /// Seconds each test of a defmt-test suite may take (the test that overruns is `timeout`).
+    #[arg(long, value_name = "S", env = "HIL_TEST_TIMEOUT")]
+    test_timeout: Option<f64>,
     /// Raw capture file (default: target/hil/captures/BOARD/ELF-TIME-PID.raw).
     #[arg(long, value_name = "FILE")]
     capture: Option<PathBuf>,
@@ -30,6 +33,14 @@ pub struct Cmd {
     /// Do not print the firmware's own log frames.
     #[arg(long)]
     quiet: bool,
+    /// Arguments for the firmware's test harness, as `cargo test -- ARGS` passes them.
+    /// defmt-test cannot select tests: every test runs.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    test_args: Vec<String>,
 }
 
 /// Options of emulated boards.
@@ -45,14 +56,25 @@ pub struct QemuArgs {
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<ExitStatus> {
-        anyhow::ensure!(
-            self.timeout > 0.0 && self.timeout.is_finite(),
-            "--timeout must be a positive number of seconds, not {}",
-            self.timeout
-        );
+        let seconds = |name: &str, s: f64| {
+            anyhow::ensure!(
+                s > 0.0 && s.is_finite(),
+                "{name} must be a positive number of seconds, not {s}"
+            );
+            Ok(Duration::from_secs_f64(s))
+        };
+        let timeout = seconds("--timeout", self.timeout)?;
+        let test_timeout = self
+            .test_timeout
+            .map(|s| seconds("--test-timeout", s))
+            .transpose()?;
+        if !self.test_args.is_empty() {
+            tracing::warn!(args = ?self.test_args, "test arguments ignored: the firmware runs every test");
+        }
         let board = super::board(self.board.as_deref())?;
         let mut opts = RunOptions::new(board, self.elf);
-        opts.timeout = Duration::from_secs_f64(self.timeout);
+        opts.timeout = timeout;
+        opts.limits.test_timeout = test_timeout;
         opts.qemu_serial = self.qemu.qemu_serial;
         opts.qemu_args = self.qemu.qemu_args;
         opts.print_logs = !self.quiet;

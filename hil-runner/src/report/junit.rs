@@ -1,53 +1,93 @@
-//! JUnit XML report, for CI systems that show test results.
+//! JUnit XML report, for CI systems that show test results: one `<testsuite>` per firmware run, one `<testcase>` per test.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{TestReport, Verdict};
+use super::cases::{Outcome, TestCase};
+use super::TestReport;
 
-/// Write `reports` as one JUnit `<testsuite>` to `path`.
+/// Write `reports` as JUnit XML to `path`.
 pub fn write(path: &Path, reports: &[TestReport]) -> std::io::Result<()> {
     std::fs::write(path, render(reports))
 }
 
-/// The JUnit XML text of `reports`.
+/// The JUnit XML text of `reports`: a `<testsuites>` with one `<testsuite>` per run.
 pub fn render(reports: &[TestReport]) -> String {
-    let count = |f: fn(Verdict) -> bool| reports.iter().filter(|r| f(r.verdict)).count();
-    let failures = count(|v| matches!(v, Verdict::Fail | Verdict::Timeout));
-    let errors = count(|v| matches!(v, Verdict::Crash | Verdict::Error));
-    let time: f64 = reports.iter().map(|r| r.duration_s).sum();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let all: Vec<&TestCase> = reports.iter().flat_map(|r| &r.tests).collect();
+    let (failures, errors, skipped) = counts(all.iter().copied());
+    let time: f64 = reports.iter().map(|r| r.duration_s).sum();
     let _ = writeln!(
         xml,
-        "<testsuite name=\"hil\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">",
-        reports.len()
+        "<testsuites name=\"hil\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time:.3}\">",
+        all.len()
     );
     for r in reports {
+        suite(&mut xml, r);
+    }
+    xml.push_str("</testsuites>\n");
+    xml
+}
+
+fn counts<'a>(cases: impl Iterator<Item = &'a TestCase>) -> (usize, usize, usize) {
+    let (mut failures, mut errors, mut skipped) = (0, 0, 0);
+    for case in cases {
+        match case.outcome {
+            Outcome::Fail | Outcome::Timeout => failures += 1,
+            Outcome::Crash | Outcome::Error => errors += 1,
+            Outcome::Ignored | Outcome::NotRun => skipped += 1,
+            Outcome::Pass => {}
+        }
+    }
+    (failures, errors, skipped)
+}
+
+fn suite(xml: &mut String, r: &TestReport) {
+    let (failures, errors, skipped) = counts(r.tests.iter());
+    let _ = writeln!(
+        xml,
+        "  <testsuite name=\"{}\" hostname=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">",
+        escape(&r.name),
+        escape(&r.board),
+        r.tests.len(),
+        r.duration_s
+    );
+    let _ = writeln!(
+        xml,
+        "    <properties><property name=\"verdict\" value=\"{}\"/><property name=\"elf\" value=\"{}\"/><property name=\"capture\" value=\"{}\"/></properties>",
+        r.verdict.as_str(),
+        escape(&r.elf),
+        escape(&r.capture)
+    );
+    for case in &r.tests {
         let _ = write!(
             xml,
-            "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
+            "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"{:.3}\">",
             escape(&r.board),
             escape(&r.name),
-            r.duration_s
+            escape(&case.name),
+            case.duration_s
         );
-        let reason = escape(r.reason.as_deref().unwrap_or(""));
-        match r.verdict {
-            Verdict::Pass => {}
-            Verdict::Fail | Verdict::Timeout => {
-                let _ = write!(
-                    xml,
-                    "<failure type=\"{}\" message=\"{reason}\"/>",
-                    r.verdict.as_str()
-                );
-            }
-            Verdict::Crash | Verdict::Error => {
-                let _ = write!(
-                    xml,
-                    "<error type=\"{}\" message=\"{reason}\"/>",
-                    r.verdict.as_str()
-                );
-            }
+        let mut message = case.message.clone().unwrap_or_default();
+        if let Some(location) = &case.location {
+            message = format!("{message} (at {location})");
         }
+        let message = escape(&message);
+        let kind = format!("{:?}", case.outcome).to_lowercase();
+        let _ = match case.outcome {
+            Outcome::Pass => Ok(()),
+            Outcome::Fail | Outcome::Timeout => {
+                write!(xml, "<failure type=\"{kind}\" message=\"{message}\"/>")
+            }
+            Outcome::Crash | Outcome::Error => {
+                write!(xml, "<error type=\"{kind}\" message=\"{message}\"/>")
+            }
+            Outcome::Ignored => write!(xml, "<skipped message=\"ignored\"/>"),
+            Outcome::NotRun => write!(
+                xml,
+                "<skipped message=\"not run: an earlier test took the target down\"/>"
+            ),
+        };
         let _ = writeln!(
             xml,
             "<system-out>frames={} bytes={} malformed={} dropped_reported={} missing={} capture={}</system-out></testcase>",
@@ -59,8 +99,7 @@ pub fn render(reports: &[TestReport]) -> String {
             escape(&r.capture)
         );
     }
-    xml.push_str("</testsuite>\n");
-    xml
+    xml.push_str("  </testsuite>\n");
 }
 
 fn escape(s: &str) -> String {
@@ -68,4 +107,5 @@ fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\n', "&#10;")
 }

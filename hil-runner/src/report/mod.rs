@@ -1,5 +1,6 @@
 //! Test reports: one [`TestReport`] per test, written as terminal text, JSON or JUnit XML.
 
+pub mod cases;
 pub mod json;
 pub mod junit;
 pub mod terminal;
@@ -35,20 +36,6 @@ impl Verdict {
             Self::Timeout => "timeout",
             Self::Error => "error",
         }
-    }
-}
-
-/// The verdict the frames alone support: a panic is `crash`, any violation `fail`.
-pub fn verdict_of(analysis: &Analysis) -> (Verdict, Option<String>) {
-    if let Some(message) = &analysis.summary.panic {
-        (
-            Verdict::Crash,
-            Some(format!("firmware panicked: {message}")),
-        )
-    } else if let Some(first) = analysis.violations.first() {
-        (Verdict::Fail, Some(first.to_string()))
-    } else {
-        (Verdict::Pass, None)
     }
 }
 
@@ -92,6 +79,15 @@ impl ExitStatus {
 /// Shortest stretch of arrivals a rate is computed over: bytes that arrive in
 /// one or two reads say nothing about the link's speed.
 const MIN_RATE_WINDOW_S: f64 = 0.01;
+
+/// `n` per second over `duration_s`, or 0 for a run too short to measure (under 10 ms).
+pub fn rate(n: u64, duration_s: f64) -> f64 {
+    if duration_s >= MIN_RATE_WINDOW_S {
+        n as f64 / duration_s
+    } else {
+        0.0
+    }
+}
 
 /// Everything known about one test run.
 #[derive(Debug, Clone, Serialize)]
@@ -144,6 +140,10 @@ pub struct TestReport {
     pub violations: Vec<serde_json::Value>,
     /// Violations in all.
     pub violations_total: u64,
+    /// What the firmware speaks (`defmt`, `defmt-test`, `hil-protocol`).
+    pub speaks: Option<crate::speaks::Speaks>,
+    /// The tests inside the run, in order (one for firmware that is one test).
+    pub tests: Vec<cases::TestCase>,
     /// Everything the analysis counted.
     pub details: Option<Analysis>,
 }
@@ -174,8 +174,18 @@ impl TestReport {
             target_end: None,
             violations: Vec::new(),
             violations_total: 0,
+            speaks: None,
+            tests: Vec::new(),
             details: None,
         }
+    }
+
+    /// Take the verdict, the reason and the tests of a judgement.
+    pub fn with_judgement(mut self, judgement: crate::speaks::Judgement) -> Self {
+        self.verdict = judgement.verdict;
+        self.reason = judgement.reason;
+        self.tests = judgement.tests;
+        self
     }
 
     /// Fill counts, rates and violations from an analysis.
@@ -187,13 +197,7 @@ impl TestReport {
         self.missing = s.missing;
         self.bytes = s.bytes;
         self.duration_s = duration_s;
-        let rate = |n: u64| {
-            if duration_s >= MIN_RATE_WINDOW_S {
-                n as f64 / duration_s
-            } else {
-                0.0
-            }
-        };
+        let rate = |n: u64| rate(n, duration_s);
         self.bytes_per_s = rate(s.bytes);
         self.frames_per_s = rate(s.frames);
         if let Some(test) = &s.test {

@@ -1,11 +1,64 @@
-//! Terminal summary: one line per test, the first violations under it, and a total line.
+//! Terminal output: libtest's shape for the tests inside a run, and one summary line per run.
 
 use std::fmt::Write as _;
 
+use super::cases::Tally;
 use super::{TestReport, Verdict};
+use crate::speaks::Speaks;
 
 /// Violations printed per test; the JSON report has more.
 const SHOWN: usize = 5;
+
+/// The tests of a run in libtest's shape (`test name ... ok`, `test result: ...`), for
+/// runs that hold several tests (defmt-test suites); `None` for a run that is one test.
+pub fn libtest(r: &TestReport) -> Option<String> {
+    if r.speaks != Some(Speaks::DefmtTest) {
+        return None;
+    }
+    let mut out = String::new();
+    let n = r.tests.len();
+    let _ = writeln!(
+        out,
+        "\nrunning {n} test{} on {}",
+        if n == 1 { "" } else { "s" },
+        r.board
+    );
+    for case in &r.tests {
+        let _ = writeln!(out, "test {} ... {}", case.name, case.outcome.libtest());
+    }
+    let failed: Vec<_> = r.tests.iter().filter(|c| c.outcome.is_failure()).collect();
+    if !failed.is_empty() {
+        out.push_str("\nfailures:\n");
+        for case in &failed {
+            let _ = writeln!(out, "\n---- {} ----", case.name);
+            if let Some(message) = &case.message {
+                let _ = writeln!(out, "{message}");
+            }
+            if let Some(location) = &case.location {
+                let _ = writeln!(out, "at {location}");
+            }
+        }
+        out.push_str("\nfailures:\n");
+        for case in &failed {
+            let _ = writeln!(out, "    {}", case.name);
+        }
+    }
+    let result = if r.verdict == Verdict::Pass {
+        "ok"
+    } else {
+        "FAILED"
+    };
+    let _ = writeln!(
+        out,
+        "\ntest result: {result}. {}; finished in {:.2}s",
+        Tally::of(&r.tests),
+        r.duration_s
+    );
+    if let (Some(reason), true) = (&r.reason, failed.is_empty() && r.verdict != Verdict::Pass) {
+        let _ = writeln!(out, "{reason}");
+    }
+    Some(out)
+}
 
 /// The summary a person reads at a glance.
 pub fn render(reports: &[TestReport]) -> String {
@@ -46,10 +99,19 @@ pub fn render(reports: &[TestReport]) -> String {
         .iter()
         .filter(|r| r.verdict == Verdict::Pass)
         .count();
-    let _ = writeln!(
+    let tests: Vec<_> = reports
+        .iter()
+        .filter(|r| r.speaks == Some(Speaks::DefmtTest))
+        .flat_map(|r| &r.tests)
+        .collect();
+    let _ = write!(
         out,
         "hil: {passed} passed, {} failed",
         reports.len() - passed
     );
+    if !tests.is_empty() {
+        let _ = write!(out, " ({})", Tally::of(tests.iter().copied()));
+    }
+    out.push('\n');
     out
 }

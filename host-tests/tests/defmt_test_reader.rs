@@ -1,0 +1,285 @@
+//! The defmt-test reader on recorded frame streams: per-test results, counts checked, crashes, hangs.
+//!
+//! The streams are built from a defmt table like the one defmt-test 0.5
+//! generates (one progress string per test, `all tests passed!`, the panic
+//! message a failing assertion logs), encoded as the target would send them.
+
+use std::time::{Duration, Instant};
+
+use defmt_decoder::Table;
+use hil_runner::analysis::Analyzer;
+use hil_runner::backend::TargetEnd;
+use hil_runner::firmware::Firmware;
+use hil_runner::framer::DEFAULT_MAX_FRAME_LEN;
+use hil_runner::report::cases::Outcome;
+use hil_runner::report::Verdict;
+use hil_runner::speaks::{Judgement, Limits, Rates, RunEnd, Speaks, Stop};
+use rstest::rstest;
+
+/// String indices of the synthetic suite.
+const ALL_PASSED: u16 = 1;
+const PANICKED: u16 = 2;
+const INFO: u16 = 3;
+const FIRST_TEST: u16 = 10;
+
+/// A defmt-test suite's table: tests `(name, ignored)` and `DEFMT_TEST_COUNT`.
+fn suite(tests: &[(&str, bool)], count: Option<u32>) -> Firmware {
+    let entry = |tag: &str, raw_tag: &str, format: &str| {
+        let raw = serde_json::json!({
+            "package": "user-firmware", "tag": raw_tag, "data": format,
+            "disambiguator": "1", "crate_name": "passing"
+        });
+        serde_json::json!({ "string": { "tag": tag, "string": format }, "raw_symbol": raw.to_string() })
+    };
+    let mut entries = serde_json::Map::new();
+    entries.insert(
+        ALL_PASSED.to_string(),
+        entry("Println", "defmt_println", "all tests passed!"),
+    );
+    entries.insert(
+        PANICKED.to_string(),
+        entry("Error", "defmt_error", "panicked at '{=str}'"),
+    );
+    entries.insert(INFO.to_string(), entry("Info", "defmt_info", "{=str}"));
+    for (i, (name, ignored)) in tests.iter().enumerate() {
+        let verb = if *ignored { "ignoring" } else { "running" };
+        let format = format!("({{=usize}}/{{=usize}}) {verb} `{name}`...");
+        entries.insert(
+            (FIRST_TEST as usize + i).to_string(),
+            entry("Println", "defmt_println", &format),
+        );
+    }
+    let table: Table = serde_json::from_value(serde_json::json!({
+        "timestamp": null, "entries": entries, "bitflags": {}, "encoding": "Rzcobs"
+    }))
+    .expect("a defmt table");
+    Firmware::from_table("suite.elf".as_ref(), table, count, Default::default()).unwrap()
+}
+
+/// One frame on the wire: string index and arguments, rzcobs-encoded, with its delimiter.
+fn frame(index: u16, args: &[u8]) -> Vec<u8> {
+    let mut raw = index.to_le_bytes().to_vec();
+    raw.extend_from_slice(args);
+    let mut out = Vec::new();
+    hil_runner::rzcobs::encode_frame(&raw, &mut out);
+    out.push(0);
+    out
+}
+
+fn progress(test: u16, number: u32, count: u32) -> Vec<u8> {
+    let mut args = number.to_le_bytes().to_vec();
+    args.extend_from_slice(&count.to_le_bytes());
+    frame(FIRST_TEST + test, &args)
+}
+
+fn text(index: u16, s: &str) -> Vec<u8> {
+    let mut args = (s.len() as u32).to_le_bytes().to_vec();
+    args.extend_from_slice(s.as_bytes());
+    frame(index, &args)
+}
+
+/// Judge `stream` of `firmware` as a run that ended with `stop`.
+fn judge(firmware: &Firmware, stream: &[Vec<u8>], stop: Stop) -> Judgement {
+    assert_eq!(Speaks::of(firmware), Speaks::DefmtTest);
+    let limits = Limits {
+        test_timeout: Some(Duration::from_secs(5)),
+    };
+    let mut listener = Speaks::of(firmware).listener(firmware, limits);
+    let mut analyzer = Analyzer::new(firmware, DEFAULT_MAX_FRAME_LEN);
+    let at = Instant::now();
+    for bytes in stream {
+        analyzer.feed(bytes, |f| listener.frame(&f, at));
+    }
+    let analysis = analyzer.finish(None);
+    listener.judge(&RunEnd {
+        stop: &stop,
+        analysis: &analysis,
+        timeout: Duration::from_secs(120),
+        board: None,
+        at,
+        name: "suite",
+        rates: Rates::default(),
+    })
+}
+
+fn outcomes(j: &Judgement) -> Vec<(&str, Outcome)> {
+    j.tests
+        .iter()
+        .map(|c| (c.name.as_str(), c.outcome))
+        .collect()
+}
+
+const EXIT_0: Stop = Stop::TargetEnded(TargetEnd::Exited { code: 0 });
+
+fn three() -> Firmware {
+    suite(&[("a", false), ("b", false), ("c", true)], Some(3))
+}
+
+#[test]
+fn a_passing_suite_reports_each_test_and_the_ignored_one() {
+    let fw = three();
+    let stream = [
+        progress(0, 1, 3),
+        text(INFO, "in a"),
+        progress(1, 2, 3),
+        progress(2, 3, 3),
+        text(INFO, "ignored body ran"),
+        frame(ALL_PASSED, &[]),
+    ];
+    let j = judge(&fw, &stream, EXIT_0);
+    assert_eq!(j.verdict, Verdict::Pass, "{:?}", j.reason);
+    assert_eq!(
+        outcomes(&j),
+        [
+            ("a", Outcome::Pass),
+            ("b", Outcome::Pass),
+            ("c", Outcome::Ignored)
+        ]
+    );
+}
+
+#[test]
+fn a_failing_assertion_fails_its_test_with_the_message_and_the_rest_are_not_run() {
+    let fw = three();
+    let stream = [
+        progress(0, 1, 3),
+        progress(1, 2, 3),
+        text(PANICKED, "assertion failed: 1 + 1 == 3"),
+    ];
+    let fault = Stop::TargetEnded(TargetEnd::Killed {
+        detail: "stand-in for a HardFault".into(),
+    });
+    let j = judge(&fw, &stream, fault);
+    assert_eq!(j.verdict, Verdict::Fail);
+    assert_eq!(
+        outcomes(&j),
+        [
+            ("a", Outcome::Pass),
+            ("b", Outcome::Fail),
+            ("c", Outcome::NotRun)
+        ]
+    );
+    let b = &j.tests[1];
+    assert_eq!(
+        b.message.as_deref(),
+        Some("panicked at 'assertion failed: 1 + 1 == 3'")
+    );
+    assert!(j.reason.unwrap().starts_with("test b failed"));
+}
+
+#[test]
+fn a_crash_between_tests_is_the_running_tests_crash() {
+    let fw = three();
+    let stream = [progress(0, 1, 3), progress(1, 2, 3)];
+    let registers = hil_runner::backend::probe::FaultRegisters {
+        cause: hil_runner::backend::probe::FaultCause::HardFault,
+        pc: 0x1234,
+        lr: 0x5678,
+        xpsr: 0x0100_0003,
+        stacked: true,
+        cfsr: Some(1),
+        hfsr: Some(1 << 30),
+        mmfar: Some(0),
+        bfar: Some(0),
+    };
+    let j = judge(&fw, &stream, Stop::TargetEnded(TargetEnd::Fault(registers)));
+    assert_eq!(j.verdict, Verdict::Crash);
+    assert_eq!(
+        outcomes(&j),
+        [
+            ("a", Outcome::Pass),
+            ("b", Outcome::Crash),
+            ("c", Outcome::NotRun)
+        ]
+    );
+    assert!(j.tests[1]
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("pc=0x00001234"));
+}
+
+#[rstest]
+#[case::test_timeout(Stop::TestDeadline, "--test-timeout 5.0 s")]
+#[case::run_timeout(Stop::Deadline, "--timeout 120.0 s")]
+fn a_hang_names_the_test_that_was_running(#[case] stop: Stop, #[case] bound: &str) {
+    let fw = three();
+    let j = judge(&fw, &[progress(0, 1, 3), progress(1, 2, 3)], stop);
+    assert_eq!(j.verdict, Verdict::Timeout);
+    assert_eq!(j.tests[1].outcome, Outcome::Timeout);
+    assert!(j.tests[1].message.as_deref().unwrap().contains(bound));
+    assert!(j.reason.unwrap().starts_with("test b timed out"));
+}
+
+#[test]
+fn a_count_that_disagrees_with_defmt_test_count_fails() {
+    let fw = suite(&[("a", false), ("b", false)], Some(4));
+    let stream = [progress(0, 1, 2), progress(1, 2, 2), frame(ALL_PASSED, &[])];
+    let j = judge(&fw, &stream, EXIT_0);
+    assert_eq!(j.verdict, Verdict::Fail);
+    assert!(j
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("DEFMT_TEST_COUNT is 4"));
+    assert_eq!(
+        j.tests.len(),
+        4,
+        "tests missing from the ELF are listed as not run"
+    );
+}
+
+#[test]
+fn tests_announced_out_of_order_fail() {
+    let fw = three();
+    let stream = [progress(1, 2, 3), progress(0, 1, 3), frame(ALL_PASSED, &[])];
+    let j = judge(&fw, &stream, EXIT_0);
+    assert_eq!(j.verdict, Verdict::Fail);
+    assert!(j.reason.unwrap().contains("expected 1"));
+}
+
+#[test]
+fn a_suite_that_never_starts_lists_every_test_as_not_run() {
+    let fw = three();
+    let j = judge(&fw, &[], Stop::Deadline);
+    assert_eq!(j.verdict, Verdict::Timeout);
+    assert!(j.tests.iter().all(|c| c.outcome == Outcome::NotRun));
+    assert_eq!(j.tests.len(), 3);
+}
+
+#[test]
+fn a_panic_before_the_first_test_is_a_crash_of_the_suite() {
+    let fw = three();
+    let j = judge(&fw, &[text(PANICKED, "init failed")], Stop::Deadline);
+    assert_eq!(j.verdict, Verdict::Crash);
+    assert!(j.reason.unwrap().contains("before the first test"));
+}
+
+#[rstest]
+#[case::exit_before_all_passed(vec![progress(0, 1, 3)], 0, "exited with status 0 during this test")]
+#[case::exit_1_after_all_passed(
+    vec![progress(0, 1, 3), progress(1, 2, 3), progress(2, 3, 3), frame(ALL_PASSED, &[])],
+    1,
+    "all tests passed, then the firmware exited with status 1"
+)]
+fn an_exit_that_does_not_end_the_suite_well_fails(
+    #[case] stream: Vec<Vec<u8>>,
+    #[case] code: i32,
+    #[case] why: &str,
+) {
+    let fw = three();
+    let j = judge(&fw, &stream, Stop::TargetEnded(TargetEnd::Exited { code }));
+    assert_eq!(j.verdict, Verdict::Fail);
+    assert!(j.reason.as_deref().unwrap().contains(why), "{:?}", j.reason);
+}
+
+#[test]
+fn a_malformed_frame_fails_a_suite_whose_tests_all_passed() {
+    let fw = three();
+    let mut stream = vec![progress(0, 1, 3), progress(1, 2, 3), progress(2, 3, 3)];
+    stream.push(vec![0x55, 0x44, 0x00]);
+    stream.push(frame(ALL_PASSED, &[]));
+    let j = judge(&fw, &stream, EXIT_0);
+    assert_eq!(j.verdict, Verdict::Fail);
+    assert!(j.reason.unwrap().contains("malformed"));
+}
