@@ -43,11 +43,11 @@ impl Command {
 /// Where the reports go.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReportArgs {
-    /// Write a JSON report (one object per test) to FILE.
-    #[arg(long, value_name = "FILE")]
+    /// Write a JSON report (one object per run, with its tests) to FILE.
+    #[arg(long, value_name = "FILE", env = "HIL_JSON")]
     json: Option<PathBuf>,
-    /// Write a JUnit XML report to FILE.
-    #[arg(long, value_name = "FILE")]
+    /// Write a JUnit XML report (a testsuite per run, a testcase per test) to FILE.
+    #[arg(long, value_name = "FILE", env = "HIL_JUNIT")]
     junit: Option<PathBuf>,
 }
 
