@@ -7,6 +7,7 @@ use defmt_decoder::{Encoding, Locations, Table};
 
 use crate::markers::MarkerKind;
 use crate::speaks::defmt_test::DefmtTestTable;
+use crate::speaks::embedded_test::{self, EmbeddedTestTable};
 
 /// Why an ELF cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,14 @@ pub enum FirmwareError {
         /// The encoding found.
         encoding: String,
     },
+    /// The ELF is an embedded-test suite whose test list cannot be read.
+    #[error("{path}: cannot read its embedded-test table: {reason}")]
+    EmbeddedTest {
+        /// The ELF's path.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The ELF defines a defmt timestamp, which the marker reader does not support.
     #[error(
         "{path} defines a defmt timestamp (defmt::timestamp!); hil markers are read without one"
@@ -57,6 +66,9 @@ pub enum FirmwareError {
 }
 
 /// The ELF's defmt table and the string indices of the test markers.
+///
+/// Also what kind of test binary it is: a defmt-test suite (its progress
+/// strings) or an embedded-test suite (its tests, from their own section).
 pub struct Firmware {
     path: PathBuf,
     table: Table,
@@ -68,6 +80,8 @@ pub struct Firmware {
     locations: Locations,
     /// The progress strings of a defmt-test suite, if the ELF is one.
     defmt_test: Option<DefmtTestTable>,
+    /// The tests of an embedded-test suite, if the ELF is one.
+    embedded_test: Option<EmbeddedTestTable>,
 }
 
 impl std::fmt::Debug for Firmware {
@@ -120,7 +134,14 @@ impl Firmware {
         };
         // Without debug info there are no locations; logs are still decoded.
         let locations = table.get_locations(elf).unwrap_or_default();
-        Self::from_table(&path, table, defmt_test_count(elf), locations)
+        let embedded_test =
+            embedded_test::read(elf).map_err(|reason| FirmwareError::EmbeddedTest {
+                path: path.clone(),
+                reason,
+            })?;
+        let mut firmware = Self::from_table(&path, table, defmt_test_count(elf), locations)?;
+        firmware.embedded_test = embedded_test;
+        Ok(firmware)
     }
 
     /// A firmware from a defmt table (tests build synthetic tables; `path` is only for messages).
@@ -164,6 +185,7 @@ impl Firmware {
             by_index,
             locations,
             defmt_test,
+            embedded_test: None,
         })
     }
 
@@ -191,6 +213,11 @@ impl Firmware {
     /// Where each log call is (file, line, module), from the ELF's debug info.
     pub fn locations(&self) -> &Locations {
         &self.locations
+    }
+
+    /// The tests of an embedded-test suite, if the ELF is one.
+    pub fn embedded_test(&self) -> Option<&EmbeddedTestTable> {
+        self.embedded_test.as_ref()
     }
 
     /// The defmt-test progress strings, if the ELF is a defmt-test suite.

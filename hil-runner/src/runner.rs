@@ -18,7 +18,10 @@ use crate::firmware::{Firmware, FirmwareError};
 use crate::framer::DEFAULT_MAX_FRAME_LEN;
 use crate::report::{self, TestReport, Verdict};
 use crate::source::{ByteSource, ReadOutcome};
+use crate::speaks::test_args::TestArgs;
 use crate::speaks::{Limits, Listener, Rates, RunEnd, Speaks, Stop};
+
+pub mod each;
 
 /// Bytes the reader gathers before handing them on.
 const BATCH_BYTES: usize = 16 * 1024;
@@ -48,6 +51,12 @@ pub struct RunOptions {
     pub baud: Option<u32>,
     /// Time limits of the tests inside the run (`--test-timeout`).
     pub limits: Limits,
+    /// Which tests to run, from libtest's arguments (embedded-test suites).
+    pub test_args: TestArgs,
+    /// The command line the target gets through semihosting (`SYS_GET_CMDLINE`).
+    pub semihosting_args: Vec<String>,
+    /// Printed before each log line (the test's name, when tests run side by side).
+    pub log_prefix: Option<String>,
 }
 
 impl RunOptions {
@@ -70,6 +79,9 @@ impl RunOptions {
             print_logs: false,
             baud,
             limits: Limits::default(),
+            test_args: TestArgs::default(),
+            semihosting_args: Vec::new(),
+            log_prefix: None,
         }
     }
 }
@@ -108,8 +120,23 @@ pub enum RunError {
 }
 
 /// Run `opts.elf` on `opts.board` to a verdict. Infrastructure faults become an `error` report.
+///
+/// An embedded-test suite runs test by test, each in a fresh target ([`each`]).
 pub async fn run(opts: &RunOptions) -> Result<TestReport, RunError> {
     let firmware = Firmware::load(&opts.elf)?;
+    if let Some(table) = firmware.embedded_test() {
+        return each::run_each(opts, &firmware, table).await;
+    }
+    let listener = Speaks::of(&firmware).listener(&firmware, opts.limits);
+    run_with(opts, &firmware, listener).await
+}
+
+/// One run of `firmware` as `opts` says, judged by `listener`.
+pub async fn run_with<'t>(
+    opts: &RunOptions,
+    firmware: &'t Firmware,
+    listener: Box<dyn Listener + 't>,
+) -> Result<TestReport, RunError> {
     if let Some(dir) = opts.capture.parent() {
         std::fs::create_dir_all(dir).map_err(|source| RunError::Capture {
             path: opts.capture.clone(),
@@ -122,13 +149,23 @@ pub async fn run(opts: &RunOptions) -> Result<TestReport, RunError> {
     })?;
     let report = match &opts.board.kind {
         BoardKind::Qemu(q) => {
-            let backend = QemuBackend::new(q.clone(), opts.qemu_serial, opts.qemu_args.clone());
-            run_on(backend, &firmware, opts, capture).await
+            let mut args = opts.qemu_args.clone();
+            if !opts.semihosting_args.is_empty() {
+                // QEMU merges every -semihosting-config into one: this adds the command line.
+                let cmdline: Vec<String> = opts
+                    .semihosting_args
+                    .iter()
+                    .map(|a| format!("arg={a}"))
+                    .collect();
+                args.extend(["-semihosting-config".to_owned(), cmdline.join(",")]);
+            }
+            let backend = QemuBackend::new(q.clone(), opts.qemu_serial, args);
+            run_on(backend, firmware, opts, capture, listener).await
         }
         BoardKind::Probe(p) => {
             let boot = firmware.marker_index(crate::markers::MarkerKind::Boot);
             let backend = ProbeBackend::new(&opts.board, p, boot);
-            run_on(backend, &firmware, opts, capture).await
+            run_on(backend, firmware, opts, capture, listener).await
         }
     };
     Ok(report)
@@ -140,11 +177,12 @@ const SETTLE: Duration = Duration::from_secs(2);
 const DRAIN_MAX: Duration = Duration::from_secs(3);
 const DRAIN_IDLE: Duration = Duration::from_millis(300);
 
-async fn run_on(
+async fn run_on<'t>(
     mut backend: impl Backend,
-    firmware: &Firmware,
+    firmware: &'t Firmware,
     opts: &RunOptions,
     capture: std::fs::File,
+    mut listener: Box<dyn Listener + 't>,
 ) -> TestReport {
     let elf = opts.elf.display().to_string();
     let capture_name = opts.capture.display().to_string();
@@ -173,7 +211,6 @@ async fn run_on(
 
     let mut capture = std::io::BufWriter::with_capacity(1 << 16, capture);
     let mut analyzer = Analyzer::new(firmware, opts.max_frame_len);
-    let mut listener = speaks.listener(firmware, opts.limits);
     let mut first_byte: Option<Instant> = None;
     let mut last_byte = Instant::now();
     let mut capture_error = None;
@@ -185,7 +222,7 @@ async fn run_on(
             capture_error.get_or_insert(e.to_string());
         }
         analyzer.feed(chunk, |frame| {
-            print_log(opts.print_logs, &frame);
+            print_log(opts, &frame);
             listener.frame(&frame, now);
         });
         listener.finished()
@@ -294,9 +331,12 @@ async fn settle(backend: &mut impl Backend, stop: Stop) -> Stop {
 }
 
 /// Print the firmware's own log frames (not the markers) like defmt-print would.
-fn print_log(enabled: bool, frame: &SeenFrame<'_, '_>) {
-    if let (true, Ok(Content::Log(f))) = (enabled, frame.content) {
-        eprintln!("{}", f.display(false));
+fn print_log(opts: &RunOptions, frame: &SeenFrame<'_, '_>) {
+    if let (true, Ok(Content::Log(f))) = (opts.print_logs, frame.content) {
+        match &opts.log_prefix {
+            Some(prefix) => eprintln!("[{prefix}] {}", f.display(false)),
+            None => eprintln!("{}", f.display(false)),
+        }
     }
 }
 

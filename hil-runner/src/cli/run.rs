@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hil_runner::backend::qemu::QemuSerial;
+use hil_runner::firmware::Firmware;
 use hil_runner::report::ExitStatus;
 use hil_runner::runner::{self, RunOptions};
+use hil_runner::speaks::test_args::{list, TestArgs};
 
 use super::ReportArgs;
 
@@ -68,13 +70,26 @@ impl Cmd {
             .test_timeout
             .map(|s| seconds("--test-timeout", s))
             .transpose()?;
-        if !self.test_args.is_empty() {
-            tracing::warn!(args = ?self.test_args, "test arguments ignored: the firmware runs every test");
+        let test_args = TestArgs::parse(&self.test_args).map_err(anyhow::Error::msg)?;
+        let firmware = Firmware::load(&self.elf)?;
+        if test_args.list {
+            let names: Vec<&str> = match (firmware.embedded_test(), firmware.defmt_test()) {
+                (Some(t), _) => t.tests.iter().map(|t| t.name.as_str()).collect(),
+                (None, Some(t)) => t.names().iter().map(String::as_str).collect(),
+                (None, None) => Vec::new(),
+            };
+            print!("{}", list(names));
+            return Ok(ExitStatus::Passed);
         }
+        if test_args.filters_any() && firmware.embedded_test().is_none() {
+            eprintln!("hil: this firmware cannot select tests: every test runs");
+        }
+        drop(firmware);
         let board = super::board(self.board.as_deref())?;
         let mut opts = RunOptions::new(board, self.elf);
         opts.timeout = timeout;
         opts.limits.test_timeout = test_timeout;
+        opts.test_args = test_args;
         opts.qemu_serial = self.qemu.qemu_serial;
         opts.qemu_args = self.qemu.qemu_args;
         opts.print_logs = !self.quiet;

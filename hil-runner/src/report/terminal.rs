@@ -12,7 +12,7 @@ const SHOWN: usize = 5;
 /// The tests of a run in libtest's shape (`test name ... ok`, `test result: ...`), for
 /// runs that hold several tests (defmt-test suites); `None` for a run that is one test.
 pub fn libtest(r: &TestReport) -> Option<String> {
-    if r.speaks != Some(Speaks::DefmtTest) {
+    if !has_tests(r) {
         return None;
     }
     let mut out = String::new();
@@ -60,6 +60,11 @@ pub fn libtest(r: &TestReport) -> Option<String> {
     Some(out)
 }
 
+/// Whether a run holds several tests of its own (a defmt-test or embedded-test suite).
+fn has_tests(r: &TestReport) -> bool {
+    matches!(r.speaks, Some(Speaks::DefmtTest | Speaks::EmbeddedTest))
+}
+
 /// The summary a person reads at a glance.
 pub fn render(reports: &[TestReport]) -> String {
     let mut out = String::new();
@@ -101,7 +106,7 @@ pub fn render(reports: &[TestReport]) -> String {
         .count();
     let tests: Vec<_> = reports
         .iter()
-        .filter(|r| r.speaks == Some(Speaks::DefmtTest))
+        .filter(|r| has_tests(r))
         .flat_map(|r| &r.tests)
         .collect();
     let _ = write!(

@@ -13,9 +13,11 @@
 //!   loss accounting.
 
 pub mod defmt_test;
+pub mod embedded_test;
 pub mod hil;
 pub mod panic;
 pub mod plain;
+pub mod test_args;
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +41,9 @@ pub enum Speaks {
     /// A defmt-test suite (the ELF has `DEFMT_TEST_COUNT` and its progress strings).
     #[serde(rename = "defmt-test")]
     DefmtTest,
+    /// An embedded-test suite (the ELF lists its tests in `.embedded_test.tests`): one target per test.
+    #[serde(rename = "embedded-test")]
+    EmbeddedTest,
     /// This harness's hil-protocol markers (the ELF logs the end marker).
     #[serde(rename = "hil-protocol")]
     Hil,
@@ -48,7 +53,9 @@ impl Speaks {
     /// What `firmware` speaks: defmt-test if it is a defmt-test suite, hil-protocol if it
     /// logs the end marker, else plain defmt.
     pub fn of(firmware: &Firmware) -> Self {
-        if firmware.defmt_test().is_some() {
+        if firmware.embedded_test().is_some() {
+            Self::EmbeddedTest
+        } else if firmware.defmt_test().is_some() {
             Self::DefmtTest
         } else if firmware.marker_index(MarkerKind::End).is_some() {
             Self::Hil
@@ -60,7 +67,9 @@ impl Speaks {
     /// The listener that judges a run of `firmware`.
     pub fn listener<'t>(self, firmware: &'t Firmware, limits: Limits) -> Box<dyn Listener + 't> {
         match self {
-            Self::Defmt => Box::new(plain::Plain::new(firmware)),
+            // An embedded-test suite runs test by test (`runner::run_each`); a run of the
+            // whole ELF without a test to run is plain firmware.
+            Self::Defmt | Self::EmbeddedTest => Box::new(plain::Plain::new(firmware)),
             Self::DefmtTest => Box::new(defmt_test::DefmtTest::new(firmware, limits)),
             Self::Hil => Box::new(hil::Hil::default()),
         }
@@ -71,6 +80,7 @@ impl Speaks {
         match self {
             Self::Defmt => "defmt",
             Self::DefmtTest => "defmt-test",
+            Self::EmbeddedTest => "embedded-test",
             Self::Hil => "hil-protocol",
         }
     }
