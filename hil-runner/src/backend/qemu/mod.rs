@@ -1,17 +1,55 @@
-//! QEMU backend: `qemu-system-arm` started halted, its UART read through a pty (serialport) or a socket.
+//! QEMU backend: `qemu-system-arm` started halted, watched through its gdbstub, its UART read through a pty (serialport) or a socket.
 //!
-//! QEMU starts with `-S` (halted) and its monitor on stdio. The runner opens
-//! the UART first, then sends `cont`, so no byte is written before a reader
-//! exists. A pty is the same serial path a real board uses; the socket
+//! QEMU starts with `-S` (halted) and its gdbstub on a Unix socket. The
+//! runner opens the UART first, connects to the gdbstub, sets a breakpoint
+//! on the HardFault handler (vector 3 of the ELF's vector table; else the
+//! word at VTOR + 12) and resumes the CPU through the gdbstub, so no byte is
+//! written before a reader exists and no fault runs before the watch is
+//! armed. A pty is the same serial path a real board uses; the socket
 //! chardev is lossless and faster.
+//!
+//! How a run ends ([`Backend::ended`]):
+//!
+//! - the breakpoint is hit: the registers of the faulting context are read
+//!   through the gdbstub by the code the probe backend uses
+//!   ([`crate::backend::fault`]), QEMU is stopped, and the end is
+//!   [`TargetEnd::Fault`] (HardFault) within milliseconds of the fault, before
+//!   the firmware's own HardFault handler runs (the probe backend's vector
+//!   catch does the same);
+//! - QEMU aborts on a lockup (a fault it cannot escalate): [`TargetEnd::Fault`]
+//!   (lockup) with the registers QEMU printed on stderr;
+//! - the guest exits through semihosting: [`TargetEnd::Exited`] with QEMU's exit
+//!   status (the gdbstub also says `Wxx` first).
+//!
+//! Why the gdbstub and not the monitor: the monitor cannot stop the CPU at an
+//! instruction address, so it can only notice a fault by polling (`info
+//! registers` every few ms), which costs time on every run, races with the
+//! firmware's HardFault handler (which logs, flushes and exits before a poll
+//! may see it) and still needs the memory reads for CFSR and the stacked
+//! frame. A gdbstub breakpoint halts the core on the handler's first
+//! instruction, in the state the probe backend reads on a real board, and
+//! costs nothing while the firmware runs.
+//!
+//! The pty's last bytes: QEMU's chardev writes every UART byte to a log
+//! (`logfile=`) as well; when QEMU exits and the pty hangs up, the source
+//! serves the bytes of the log the pty had not delivered ([`tail`]).
+
+pub mod gdb;
+pub mod tail;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, watch as channel};
 
+use self::gdb::Gdb;
+use self::watch::CoreEvent;
 use super::{Backend, BackendError, TargetEnd};
 use crate::board::QemuBoard;
 use crate::source::{ByteSource, SerialSource, SocketSource};
@@ -19,7 +57,7 @@ use crate::source::{ByteSource, SerialSource, SocketSource};
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-arm";
 
-/// How long QEMU may take to come up and offer its UART.
+/// How long QEMU may take to come up and offer its UART and gdbstub.
 const STARTUP: Duration = Duration::from_secs(10);
 
 /// How long to let QEMU notice that the pty has a reader before the CPU runs.
@@ -28,8 +66,11 @@ const STARTUP: Duration = Duration::from_secs(10);
 /// reconnect timer). Until it has seen one, a write that finds the pty
 /// buffer full is dropped, so a slow reader (a loaded machine) loses bytes
 /// from the first second of the run. Waiting for one timer period first
-/// makes the pty path lossless.
+/// makes the pty path lossless. The gdbstub is set up meanwhile.
 const PTY_CONNECT_POLL: Duration = Duration::from_millis(1100);
+
+/// How long QEMU may take to exit after the guest asked to (semihosting).
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// How QEMU's UART reaches the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -41,15 +82,51 @@ pub enum QemuSerial {
     Socket,
 }
 
+/// Files of one QEMU run, removed at [`Backend::stop`].
+#[derive(Debug, Default)]
+struct RunFiles {
+    gdb: Option<PathBuf>,
+    uart_socket: Option<PathBuf>,
+    uart_log: Option<PathBuf>,
+}
+
+impl RunFiles {
+    fn remove(&mut self) {
+        for path in [
+            self.gdb.take(),
+            self.uart_socket.take(),
+            self.uart_log.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The monitor task of a running QEMU: it owns the process and the gdbstub connection.
+struct Running {
+    /// `Some` once the target ended by itself.
+    end: channel::Receiver<Option<TargetEnd>>,
+    /// Tells the monitor to kill QEMU.
+    kill: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
 /// Runs firmware in QEMU.
 pub struct QemuBackend {
     board: QemuBoard,
     serial: QemuSerial,
     extra_args: Vec<String>,
+    /// QEMU while it starts (before the monitor task owns it).
     child: Option<Child>,
-    stdin: Option<ChildStdin>,
-    socket: Option<PathBuf>,
+    pid: Option<u32>,
+    running: Option<Running>,
+    files: RunFiles,
     stderr: Option<tokio::task::JoinHandle<String>>,
+    qemu_gone: Arc<AtomicBool>,
+    startup: Option<Duration>,
 }
 
 impl QemuBackend {
@@ -60,10 +137,28 @@ impl QemuBackend {
             serial,
             extra_args,
             child: None,
-            stdin: None,
-            socket: None,
+            pid: None,
+            running: None,
+            files: RunFiles::default(),
             stderr: None,
+            qemu_gone: Arc::new(AtomicBool::new(false)),
+            startup: None,
         }
+    }
+
+    /// The QEMU process's id, once started.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// The chardev log of the UART (pty path): every byte the UART wrote. Removed at [`Backend::stop`].
+    pub fn uart_log(&self) -> Option<&Path> {
+        self.files.uart_log.as_deref()
+    }
+
+    /// Time from spawning QEMU to its CPU running, of the last start.
+    pub fn startup_time(&self) -> Option<Duration> {
+        self.startup
     }
 
     fn command(&self, elf: &Path) -> Command {
@@ -72,24 +167,26 @@ impl QemuBackend {
         if let Some(cpu) = &self.board.cpu {
             cmd.args(["-cpu", cpu]);
         }
-        cmd.args(["-display", "none", "-monitor", "stdio", "-S"])
+        let gdb = self.files.gdb.as_ref().expect("gdb socket path set");
+        cmd.args(["-display", "none", "-monitor", "none", "-S"])
+            .arg("-gdb")
+            .arg(format!("unix:{},server=on,wait=off", gdb.display()))
             .args(["-semihosting-config", "enable=on,target=native"])
             .arg("-kernel")
             .arg(elf);
-        match &self.socket {
-            Some(path) => {
-                let chardev = format!(
-                    "socket,id=hilserial,path={},server=on,wait=on",
-                    path.display()
-                );
-                cmd.args(["-chardev", &chardev, "-serial", "chardev:hilserial"]);
+        let chardev = match (&self.files.uart_socket, &self.files.uart_log) {
+            (Some(path), _) => format!(
+                "socket,id=hilserial,path={},server=on,wait=on",
+                path.display()
+            ),
+            (None, Some(log)) => {
+                format!("pty,id=hilserial,logfile={},logappend=off", log.display())
             }
-            None => {
-                cmd.args(["-serial", "pty"]);
-            }
-        }
+            (None, None) => "pty,id=hilserial".to_owned(),
+        };
+        cmd.args(["-chardev", &chardev, "-serial", "chardev:hilserial"]);
         cmd.args(&self.board.args).args(&self.extra_args);
-        cmd.stdin(Stdio::piped())
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
@@ -124,18 +221,20 @@ impl QemuBackend {
         }
     }
 
+    /// Open the UART; returns the source and when the CPU may run (pty: after QEMU's reader poll).
     async fn open_source(
         &mut self,
         stdout: tokio::process::ChildStdout,
-    ) -> Result<Box<dyn ByteSource>, BackendError> {
+    ) -> Result<(Box<dyn ByteSource>, tokio::time::Instant), BackendError> {
         let mut lines = BufReader::new(stdout);
-        let source: Box<dyn ByteSource> = if let Some(path) = self.socket.clone() {
-            let deadline = tokio::time::Instant::now() + STARTUP;
+        let now = tokio::time::Instant::now();
+        let opened: (Box<dyn ByteSource>, _) = if let Some(path) = self.files.uart_socket.clone() {
+            let deadline = now + STARTUP;
             loop {
                 match SocketSource::connect(&path) {
-                    Ok(s) => break Box::new(s),
-                    Err(_) if tokio::time::Instant::now() < deadline && self.running() => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    Ok(s) => break (Box::new(s), now),
+                    Err(_) if tokio::time::Instant::now() < deadline && self.alive() => {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                     Err(e) => {
                         return Err(self
@@ -149,41 +248,73 @@ impl QemuBackend {
                 Ok(Some(pty)) => pty,
                 _ => return Err(self.fail("QEMU did not offer its UART pty").await),
             };
+            // QEMU created (and truncated) the log before it named the pty.
+            let log = self.files.uart_log.clone().expect("pty runs have a log");
+            let gone = self.qemu_gone.clone();
             let opened = tokio::task::spawn_blocking(move || {
-                SerialSource::open(&pty, 115_200).map_err(|e| (pty, e))
+                let port =
+                    SerialSource::open(&pty, 115_200).map_err(|e| (pty.clone(), e.to_string()))?;
+                let log = std::fs::File::open(&log)
+                    .map_err(|e| (log.display().to_string(), e.to_string()))?;
+                Ok::<_, (String, String)>(tail::LoggedPty::new(port, log, gone))
             })
             .await
             .expect("serial open task panicked");
             match opened {
-                Ok(s) => {
-                    tokio::time::sleep(PTY_CONNECT_POLL).await;
-                    Box::new(s)
-                }
-                Err((pty, e)) => {
+                Ok(s) => (Box::new(s), tokio::time::Instant::now() + PTY_CONNECT_POLL),
+                Err((what, message)) => {
                     self.stop().await;
-                    return Err(BackendError::Serial {
-                        what: pty,
-                        message: e.to_string(),
-                    });
+                    return Err(BackendError::Serial { what, message });
                 }
             }
         };
-        // The monitor keeps talking on stdout: drain it so QEMU never blocks on it.
+        // Drain QEMU's stdout so it never blocks on it.
         tokio::spawn(async move {
             let mut sink = Vec::new();
             let _ = lines.read_to_end(&mut sink).await;
         });
-        Ok(source)
+        Ok(opened)
     }
 
-    fn running(&mut self) -> bool {
+    fn alive(&mut self) -> bool {
         self.child
             .as_mut()
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
+
+    /// Connect to the gdbstub and set the HardFault breakpoint; returns the client and the handler's address.
+    async fn arm_watch(&mut self, elf: &Path) -> Result<(Gdb, u32), BackendError> {
+        let path = self.files.gdb.clone().expect("gdb socket path set");
+        let mut gdb = match Gdb::connect(&path, STARTUP).await {
+            Ok(gdb) => gdb,
+            Err(e) => {
+                return Err(self
+                    .fail(&format!("no gdbstub at {}: {e}", path.display()))
+                    .await)
+            }
+        };
+        let armed = async {
+            gdb.status().await?;
+            let hardfault = match watch::hardfault_vector_of_elf(elf) {
+                Some(address) => address,
+                None => watch::hardfault_vector_of_core(&mut gdb).await?,
+            };
+            gdb.insert_breakpoint(hardfault).await?;
+            Ok::<_, std::io::Error>(hardfault)
+        }
+        .await;
+        match armed {
+            Ok(hardfault) => Ok((gdb, hardfault)),
+            Err(e) => Err(self
+                .fail(&format!(
+                    "cannot set the HardFault breakpoint through the gdbstub: {e}"
+                ))
+                .await),
+        }
+    }
 }
 
-/// Read monitor output until QEMU names the pty of `serial0`.
+/// Read QEMU's stdout until it names the pty of the UART chardev.
 async fn pty_path(lines: &mut BufReader<tokio::process::ChildStdout>) -> Option<String> {
     let mut line = String::new();
     loop {
@@ -197,76 +328,191 @@ async fn pty_path(lines: &mut BufReader<tokio::process::ChildStdout>) -> Option<
     }
 }
 
+/// Owns QEMU while the firmware runs: ends it on a fault or a kill, and publishes how it ended.
+async fn monitor(
+    mut child: Child,
+    gdb: Gdb,
+    hardfault: u32,
+    stderr: Option<tokio::task::JoinHandle<String>>,
+    mut kill: oneshot::Receiver<()>,
+    gone: Arc<AtomicBool>,
+) -> Option<TargetEnd> {
+    let core = watch::watch_core(gdb, hardfault);
+    tokio::pin!(core);
+    let end = tokio::select! {
+        event = &mut core => match event {
+            CoreEvent::Fault(regs) => {
+                tracing::debug!(%regs, "HardFault breakpoint hit; stopping QEMU");
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                Some(TargetEnd::Fault(regs))
+            }
+            CoreEvent::Exited(code) => {
+                let status = tokio::time::timeout(EXIT_GRACE, child.wait()).await;
+                if status.is_err() {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                }
+                let code = match status {
+                    Ok(Ok(status)) => status.code().unwrap_or(i32::from(code)),
+                    _ => i32::from(code),
+                };
+                Some(TargetEnd::Exited { code })
+            }
+            CoreEvent::Gone(why) => {
+                tracing::debug!(why, "gdbstub gone");
+                let status = child.wait().await;
+                Some(end_of(status, stderr).await)
+            }
+        },
+        status = child.wait() => Some(end_of(status, stderr).await),
+        _ = &mut kill => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            None
+        }
+    };
+    gone.store(true, Ordering::Release);
+    end
+}
+
+/// How QEMU's exit status (and, on a signal, its stderr) says the target ended.
+async fn end_of(
+    status: std::io::Result<std::process::ExitStatus>,
+    stderr: Option<tokio::task::JoinHandle<String>>,
+) -> TargetEnd {
+    let status = match status {
+        Ok(status) => status,
+        Err(e) => {
+            return TargetEnd::Killed {
+                detail: format!("cannot wait for QEMU: {e}"),
+            }
+        }
+    };
+    if let Some(code) = status.code() {
+        return TargetEnd::Exited { code };
+    }
+    let text = match stderr {
+        Some(task) => tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    match watch::lockup_from_stderr(&text) {
+        Some(regs) => TargetEnd::Fault(regs),
+        None => {
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            TargetEnd::Killed {
+                detail: format!("QEMU {status}: {}", last.trim()),
+            }
+        }
+    }
+}
+
 impl Backend for QemuBackend {
     async fn start(&mut self, elf: &Path) -> Result<Box<dyn ByteSource>, BackendError> {
-        if self.serial == QemuSerial::Socket {
-            let name = format!("hil-qemu-{}-{}.sock", std::process::id(), unique());
-            self.socket = Some(std::env::temp_dir().join(name));
+        self.stop().await;
+        let id = format!("hil-qemu-{}-{}", std::process::id(), unique());
+        let tmp = std::env::temp_dir();
+        self.files.gdb = Some(tmp.join(format!("{id}.gdb.sock")));
+        match self.serial {
+            QemuSerial::Socket => self.files.uart_socket = Some(tmp.join(format!("{id}.sock"))),
+            QemuSerial::Pty => self.files.uart_log = Some(tmp.join(format!("{id}.uart.log"))),
         }
+        self.qemu_gone = Arc::new(AtomicBool::new(false));
+        let spawned = Instant::now();
         let mut child = match self.command(elf).spawn() {
             Ok(child) => child,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(BackendError::QemuMissing)
+                self.files.remove();
+                return Err(BackendError::QemuMissing);
             }
             Err(e) => {
+                self.files.remove();
                 return Err(BackendError::Qemu {
                     message: format!("cannot start {QEMU}: {e}"),
-                })
+                });
             }
         };
+        self.pid = child.id();
         tracing::debug!(pid = child.id(), machine = %self.board.machine, "QEMU started halted");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr = child.stderr.take().expect("stderr is piped");
-        self.stdin = child.stdin.take();
         self.child = Some(child);
         self.stderr = Some(tokio::spawn(async move {
             let mut text = String::new();
             let _ = stderr.read_to_string(&mut text).await;
             text
         }));
-        let source = self.open_source(stdout).await?;
-        let stdin = self.stdin.as_mut().expect("stdin is piped");
-        if let Err(e) = stdin.write_all(b"cont\n").await {
-            return Err(self
-                .fail(&format!("cannot resume the halted CPU: {e}"))
-                .await);
-        }
-        tracing::debug!(source = %source.describe(), "UART open, CPU resumed");
+        // The UART first: with a socket chardev (wait=on) QEMU waits for it before it starts its gdbstub.
+        let (source, run_at) = self.open_source(stdout).await?;
+        let (gdb, hardfault) = self.arm_watch(elf).await?;
+        tokio::time::sleep_until(run_at).await;
+
+        let child = self.child.take().expect("QEMU is running");
+        let (end_tx, end_rx) = channel::channel(None);
+        let (kill_tx, kill_rx) = oneshot::channel();
+        let stderr = self.stderr.take();
+        let gone = self.qemu_gone.clone();
+        let task = tokio::spawn(async move {
+            if let Some(end) = monitor(child, gdb, hardfault, stderr, kill_rx, gone).await {
+                let _ = end_tx.send(Some(end));
+            }
+        });
+        self.running = Some(Running {
+            end: end_rx,
+            kill: Some(kill_tx),
+            task,
+        });
+        self.startup = Some(spawned.elapsed());
+        tracing::debug!(
+            source = %source.describe(),
+            hardfault = format_args!("{hardfault:#010x}"),
+            startup_ms = spawned.elapsed().as_millis() as u64,
+            "UART open, HardFault breakpoint set, CPU resumed"
+        );
         Ok(source)
     }
 
     async fn ended(&mut self) -> TargetEnd {
-        let Some(child) = self.child.as_mut() else {
+        let Some(running) = self.running.as_mut() else {
             return std::future::pending().await;
         };
-        let status = child.wait().await;
-        self.child = None;
-        match status {
-            Ok(status) => match status.code() {
-                Some(code) => TargetEnd::Exited { code },
-                None => TargetEnd::Killed {
-                    detail: format!("QEMU {status}"),
-                },
-            },
-            Err(e) => TargetEnd::Killed {
-                detail: format!("cannot wait for QEMU: {e}"),
-            },
+        loop {
+            if let Some(end) = running.end.borrow_and_update().clone() {
+                return end;
+            }
+            if running.end.changed().await.is_err() {
+                // Stopped by the runner: it did not end by itself.
+                return std::future::pending().await;
+            }
         }
     }
 
     async fn stop(&mut self) {
+        if let Some(mut running) = self.running.take() {
+            if let Some(kill) = running.kill.take() {
+                let _ = kill.send(());
+            }
+            let _ = running.task.await;
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.start_kill();
             let _ = child.wait().await;
         }
-        if let Some(path) = self.socket.take() {
-            let _ = std::fs::remove_file(path);
-        }
+        self.qemu_gone.store(true, Ordering::Release);
+        self.files.remove();
     }
 }
 
 fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::AtomicU64;
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
