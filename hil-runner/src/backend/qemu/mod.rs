@@ -49,7 +49,6 @@ use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch as channel};
 
 use self::gdb::Gdb;
-use self::watch::CoreEvent;
 use super::{Backend, BackendError, TargetEnd};
 use crate::board::QemuBoard;
 use crate::source::{ByteSource, SerialSource, SocketSource};
@@ -68,9 +67,6 @@ const STARTUP: Duration = Duration::from_secs(10);
 /// from the first second of the run. Waiting for one timer period first
 /// makes the pty path lossless. The gdbstub is set up meanwhile.
 const PTY_CONNECT_POLL: Duration = Duration::from_millis(1100);
-
-/// How long QEMU may take to exit after the guest asked to (semihosting).
-const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// How QEMU's UART reaches the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -328,93 +324,6 @@ async fn pty_path(lines: &mut BufReader<tokio::process::ChildStdout>) -> Option<
     }
 }
 
-/// Owns QEMU while the firmware runs: ends it on a fault or a kill, and publishes how it ended.
-async fn monitor(
-    mut child: Child,
-    gdb: Gdb,
-    hardfault: u32,
-    stderr: Option<tokio::task::JoinHandle<String>>,
-    mut kill: oneshot::Receiver<()>,
-    gone: Arc<AtomicBool>,
-) -> Option<TargetEnd> {
-    let core = watch::watch_core(gdb, hardfault);
-    tokio::pin!(core);
-    let end = tokio::select! {
-        event = &mut core => match event {
-            CoreEvent::Fault(regs) => {
-                tracing::debug!(%regs, "HardFault breakpoint hit; stopping QEMU");
-                let _ = child.start_kill();
-                let _ = child.wait().await;
-                Some(TargetEnd::Fault(regs))
-            }
-            CoreEvent::Exited(code) => {
-                let status = tokio::time::timeout(EXIT_GRACE, child.wait()).await;
-                if status.is_err() {
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
-                }
-                let code = match status {
-                    Ok(Ok(status)) => status.code().unwrap_or(i32::from(code)),
-                    _ => i32::from(code),
-                };
-                Some(TargetEnd::Exited { code })
-            }
-            CoreEvent::Gone(why) => {
-                tracing::debug!(why, "gdbstub gone");
-                let status = child.wait().await;
-                Some(end_of(status, stderr).await)
-            }
-        },
-        status = child.wait() => Some(end_of(status, stderr).await),
-        _ = &mut kill => {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            None
-        }
-    };
-    gone.store(true, Ordering::Release);
-    end
-}
-
-/// How QEMU's exit status (and, on a signal, its stderr) says the target ended.
-async fn end_of(
-    status: std::io::Result<std::process::ExitStatus>,
-    stderr: Option<tokio::task::JoinHandle<String>>,
-) -> TargetEnd {
-    let status = match status {
-        Ok(status) => status,
-        Err(e) => {
-            return TargetEnd::Killed {
-                detail: format!("cannot wait for QEMU: {e}"),
-            }
-        }
-    };
-    if let Some(code) = status.code() {
-        return TargetEnd::Exited { code };
-    }
-    let text = match stderr {
-        Some(task) => tokio::time::timeout(Duration::from_secs(1), task)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default(),
-        None => String::new(),
-    };
-    match watch::lockup_from_stderr(&text) {
-        Some(regs) => TargetEnd::Fault(regs),
-        None => {
-            let last = text
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            TargetEnd::Killed {
-                detail: format!("QEMU {status}: {}", last.trim()),
-            }
-        }
-    }
-}
-
 impl Backend for QemuBackend {
     async fn start(&mut self, elf: &Path) -> Result<Box<dyn ByteSource>, BackendError> {
         self.stop().await;
@@ -461,7 +370,7 @@ impl Backend for QemuBackend {
         let stderr = self.stderr.take();
         let gone = self.qemu_gone.clone();
         let task = tokio::spawn(async move {
-            if let Some(end) = monitor(child, gdb, hardfault, stderr, kill_rx, gone).await {
+            if let Some(end) = watch::monitor(child, gdb, hardfault, stderr, kill_rx, gone).await {
                 let _ = end_tx.send(Some(end));
             }
         });

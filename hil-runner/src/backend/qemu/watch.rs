@@ -1,13 +1,22 @@
-//! Watching the emulated core: the HardFault breakpoint, the fault's registers, QEMU's lockup report.
+//! Watching the emulated core: the monitor task that owns QEMU, the HardFault breakpoint, the fault's registers, QEMU's lockup report.
 
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use object::{Object, ObjectSection};
+use tokio::process::Child;
+use tokio::sync::oneshot;
 
 use super::gdb::{CoreRegisters, Gdb, Stop};
 use crate::backend::fault::{self, CoreRegister, FaultAccess, FaultCause, FaultRegisters};
+use crate::backend::TargetEnd;
+
+/// How long QEMU may take to exit after the guest asked to (semihosting).
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// Vector Table Offset Register.
 const VTOR: u32 = 0xE000_ED08;
@@ -81,6 +90,93 @@ pub async fn watch_core(mut gdb: Gdb, hardfault: u32) -> CoreEvent {
                 return CoreEvent::Gone(format!("terminated by signal {signal}"))
             }
             Err(e) => return CoreEvent::Gone(e.to_string()),
+        }
+    }
+}
+
+/// Owns QEMU while the firmware runs: ends it on a fault or a kill, and publishes how it ended.
+pub async fn monitor(
+    mut child: Child,
+    gdb: Gdb,
+    hardfault: u32,
+    stderr: Option<tokio::task::JoinHandle<String>>,
+    mut kill: oneshot::Receiver<()>,
+    gone: Arc<AtomicBool>,
+) -> Option<TargetEnd> {
+    let core = watch_core(gdb, hardfault);
+    tokio::pin!(core);
+    let end = tokio::select! {
+        event = &mut core => match event {
+            CoreEvent::Fault(regs) => {
+                tracing::debug!(%regs, "HardFault breakpoint hit; stopping QEMU");
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                Some(TargetEnd::Fault(regs))
+            }
+            CoreEvent::Exited(code) => {
+                let status = tokio::time::timeout(EXIT_GRACE, child.wait()).await;
+                if status.is_err() {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                }
+                let code = match status {
+                    Ok(Ok(status)) => status.code().unwrap_or(i32::from(code)),
+                    _ => i32::from(code),
+                };
+                Some(TargetEnd::Exited { code })
+            }
+            CoreEvent::Gone(why) => {
+                tracing::debug!(why, "gdbstub gone");
+                let status = child.wait().await;
+                Some(end_of(status, stderr).await)
+            }
+        },
+        status = child.wait() => Some(end_of(status, stderr).await),
+        _ = &mut kill => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            None
+        }
+    };
+    gone.store(true, Ordering::Release);
+    end
+}
+
+/// How QEMU's exit status (and, on a signal, its stderr) says the target ended.
+async fn end_of(
+    status: std::io::Result<std::process::ExitStatus>,
+    stderr: Option<tokio::task::JoinHandle<String>>,
+) -> TargetEnd {
+    let status = match status {
+        Ok(status) => status,
+        Err(e) => {
+            return TargetEnd::Killed {
+                detail: format!("cannot wait for QEMU: {e}"),
+            }
+        }
+    };
+    if let Some(code) = status.code() {
+        return TargetEnd::Exited { code };
+    }
+    let text = match stderr {
+        Some(task) => tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    match lockup_from_stderr(&text) {
+        Some(regs) => TargetEnd::Fault(regs),
+        None => {
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            TargetEnd::Killed {
+                detail: format!("QEMU {status}: {}", last.trim()),
+            }
         }
     }
 }
