@@ -1,5 +1,6 @@
 //! Backends start firmware on a board, hand out its byte source and report how the target ended.
 
+pub mod fault;
 pub mod probe;
 pub mod qemu;
 

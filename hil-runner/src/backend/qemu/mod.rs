@@ -1,0 +1,427 @@
+//! QEMU backend: `qemu-system-arm` started halted, watched through its gdbstub, its UART read through a pty (serialport) or a socket.
+//!
+//! QEMU starts with `-S` (halted) and its gdbstub on a Unix socket. The
+//! runner opens the UART first, connects to the gdbstub, sets a breakpoint
+//! on the HardFault handler (vector 3 of the ELF's vector table; else the
+//! word at VTOR + 12) and resumes the CPU through the gdbstub, so no byte is
+//! written before a reader exists and no fault runs before the watch is
+//! armed. A pty is the same serial path a real board uses; the socket
+//! chardev is lossless and faster.
+//!
+//! How a run ends ([`Backend::ended`]):
+//!
+//! - the breakpoint is hit: the registers of the faulting context are read
+//!   through the gdbstub by the code the probe backend uses
+//!   ([`crate::backend::fault`]), QEMU is stopped, and the end is
+//!   [`TargetEnd::Fault`] (HardFault) within milliseconds of the fault, before
+//!   the firmware's own HardFault handler runs (the probe backend's vector
+//!   catch does the same);
+//! - QEMU aborts on a lockup (a fault it cannot escalate): [`TargetEnd::Fault`]
+//!   (lockup) with the registers QEMU printed on stderr;
+//! - the guest exits through semihosting: [`TargetEnd::Exited`] with QEMU's exit
+//!   status (the gdbstub also says `Wxx` first).
+//!
+//! Why the gdbstub and not the monitor: the monitor cannot stop the CPU at an
+//! instruction address, so it can only notice a fault by polling (`info
+//! registers` every few ms), which costs time on every run, races with the
+//! firmware's HardFault handler (which logs, flushes and exits before a poll
+//! may see it) and still needs the memory reads for CFSR and the stacked
+//! frame. A gdbstub breakpoint halts the core on the handler's first
+//! instruction, in the state the probe backend reads on a real board, and
+//! costs nothing while the firmware runs.
+//!
+//! The pty's last bytes: QEMU's chardev writes every UART byte to a log
+//! (`logfile=`) as well; when QEMU exits and the pty hangs up, the source
+//! serves the bytes of the log the pty had not delivered ([`tail`]).
+
+pub mod gdb;
+pub mod tail;
+pub mod watch;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, watch as channel};
+
+use self::gdb::Gdb;
+use super::{Backend, BackendError, TargetEnd};
+use crate::board::QemuBoard;
+use crate::source::{ByteSource, SerialSource, SocketSource};
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-arm";
+
+/// How long QEMU may take to come up and offer its UART and gdbstub.
+const STARTUP: Duration = Duration::from_secs(10);
+
+/// How long to let QEMU notice that the pty has a reader before the CPU runs.
+///
+/// QEMU's pty backend checks for a reader once a second (char-pty.c's
+/// reconnect timer). Until it has seen one, a write that finds the pty
+/// buffer full is dropped, so a slow reader (a loaded machine) loses bytes
+/// from the first second of the run. Waiting for one timer period first
+/// makes the pty path lossless. The gdbstub is set up meanwhile.
+const PTY_CONNECT_POLL: Duration = Duration::from_millis(1100);
+
+/// How QEMU's UART reaches the runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum QemuSerial {
+    /// A pseudo-terminal read through serialport: the real-board serial path.
+    #[default]
+    Pty,
+    /// A Unix socket chardev: lossless, no tty layer.
+    Socket,
+}
+
+/// Files of one QEMU run, removed at [`Backend::stop`].
+#[derive(Debug, Default)]
+struct RunFiles {
+    gdb: Option<PathBuf>,
+    uart_socket: Option<PathBuf>,
+    uart_log: Option<PathBuf>,
+}
+
+impl RunFiles {
+    fn remove(&mut self) {
+        for path in [
+            self.gdb.take(),
+            self.uart_socket.take(),
+            self.uart_log.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The monitor task of a running QEMU: it owns the process and the gdbstub connection.
+struct Running {
+    /// `Some` once the target ended by itself.
+    end: channel::Receiver<Option<TargetEnd>>,
+    /// Tells the monitor to kill QEMU.
+    kill: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs firmware in QEMU.
+pub struct QemuBackend {
+    board: QemuBoard,
+    serial: QemuSerial,
+    extra_args: Vec<String>,
+    /// QEMU while it starts (before the monitor task owns it).
+    child: Option<Child>,
+    pid: Option<u32>,
+    running: Option<Running>,
+    files: RunFiles,
+    stderr: Option<tokio::task::JoinHandle<String>>,
+    qemu_gone: Arc<AtomicBool>,
+    startup: Option<Duration>,
+}
+
+impl QemuBackend {
+    /// A backend for `board`, with extra QEMU arguments (e.g. `-icount shift=0`).
+    pub fn new(board: QemuBoard, serial: QemuSerial, extra_args: Vec<String>) -> Self {
+        Self {
+            board,
+            serial,
+            extra_args,
+            child: None,
+            pid: None,
+            running: None,
+            files: RunFiles::default(),
+            stderr: None,
+            qemu_gone: Arc::new(AtomicBool::new(false)),
+            startup: None,
+        }
+    }
+
+    /// The QEMU process's id, once started.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// The chardev log of the UART (pty path): every byte the UART wrote. Removed at [`Backend::stop`].
+    pub fn uart_log(&self) -> Option<&Path> {
+        self.files.uart_log.as_deref()
+    }
+
+    /// Time from spawning QEMU to its CPU running, of the last start.
+    pub fn startup_time(&self) -> Option<Duration> {
+        self.startup
+    }
+
+    fn command(&self, elf: &Path) -> Command {
+        let mut cmd = Command::new(QEMU);
+        cmd.args(["-machine", &self.board.machine]);
+        if let Some(cpu) = &self.board.cpu {
+            cmd.args(["-cpu", cpu]);
+        }
+        let gdb = self.files.gdb.as_ref().expect("gdb socket path set");
+        cmd.args(["-display", "none", "-monitor", "none", "-S"])
+            .arg("-gdb")
+            .arg(format!("unix:{},server=on,wait=off", gdb.display()))
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .arg("-kernel")
+            .arg(elf);
+        let chardev = match (&self.files.uart_socket, &self.files.uart_log) {
+            (Some(path), _) => format!(
+                "socket,id=hilserial,path={},server=on,wait=on",
+                path.display()
+            ),
+            (None, Some(log)) => {
+                format!("pty,id=hilserial,logfile={},logappend=off", log.display())
+            }
+            (None, None) => "pty,id=hilserial".to_owned(),
+        };
+        cmd.args(["-chardev", &chardev, "-serial", "chardev:hilserial"]);
+        cmd.args(&self.board.args).args(&self.extra_args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// QEMU's stderr so far, for error messages.
+    async fn stderr_text(&mut self) -> String {
+        if let Some(child) = self.child.as_mut() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), child.wait()).await;
+        }
+        match self.stderr.take() {
+            Some(task) => tokio::time::timeout(Duration::from_secs(1), task)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+
+    async fn fail(&mut self, message: &str) -> BackendError {
+        let stderr = self.stderr_text().await;
+        self.stop().await;
+        let stderr = stderr.trim();
+        BackendError::Qemu {
+            message: if stderr.is_empty() {
+                message.to_owned()
+            } else {
+                format!("{message}: {stderr}")
+            },
+        }
+    }
+
+    /// Open the UART; returns the source and when the CPU may run (pty: after QEMU's reader poll).
+    async fn open_source(
+        &mut self,
+        stdout: tokio::process::ChildStdout,
+    ) -> Result<(Box<dyn ByteSource>, tokio::time::Instant), BackendError> {
+        let mut lines = BufReader::new(stdout);
+        let now = tokio::time::Instant::now();
+        let opened: (Box<dyn ByteSource>, _) = if let Some(path) = self.files.uart_socket.clone() {
+            let deadline = now + STARTUP;
+            loop {
+                match SocketSource::connect(&path) {
+                    Ok(s) => break (Box::new(s), now),
+                    Err(_) if tokio::time::Instant::now() < deadline && self.alive() => {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err(e) => {
+                        return Err(self
+                            .fail(&format!("no UART socket at {}: {e}", path.display()))
+                            .await)
+                    }
+                }
+            }
+        } else {
+            let pty = match tokio::time::timeout(STARTUP, pty_path(&mut lines)).await {
+                Ok(Some(pty)) => pty,
+                _ => return Err(self.fail("QEMU did not offer its UART pty").await),
+            };
+            // QEMU created (and truncated) the log before it named the pty.
+            let log = self.files.uart_log.clone().expect("pty runs have a log");
+            let gone = self.qemu_gone.clone();
+            let opened = tokio::task::spawn_blocking(move || {
+                let port =
+                    SerialSource::open(&pty, 115_200).map_err(|e| (pty.clone(), e.to_string()))?;
+                let log = std::fs::File::open(&log)
+                    .map_err(|e| (log.display().to_string(), e.to_string()))?;
+                Ok::<_, (String, String)>(tail::LoggedPty::new(port, log, gone))
+            })
+            .await
+            .expect("serial open task panicked");
+            match opened {
+                Ok(s) => (Box::new(s), tokio::time::Instant::now() + PTY_CONNECT_POLL),
+                Err((what, message)) => {
+                    self.stop().await;
+                    return Err(BackendError::Serial { what, message });
+                }
+            }
+        };
+        // Drain QEMU's stdout so it never blocks on it.
+        tokio::spawn(async move {
+            let mut sink = Vec::new();
+            let _ = lines.read_to_end(&mut sink).await;
+        });
+        Ok(opened)
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Connect to the gdbstub and set the HardFault breakpoint; returns the client and the handler's address.
+    async fn arm_watch(&mut self, elf: &Path) -> Result<(Gdb, u32), BackendError> {
+        let path = self.files.gdb.clone().expect("gdb socket path set");
+        let mut gdb = match Gdb::connect(&path, STARTUP).await {
+            Ok(gdb) => gdb,
+            Err(e) => {
+                return Err(self
+                    .fail(&format!("no gdbstub at {}: {e}", path.display()))
+                    .await)
+            }
+        };
+        let armed = async {
+            gdb.status().await?;
+            let hardfault = match watch::hardfault_vector_of_elf(elf) {
+                Some(address) => address,
+                None => watch::hardfault_vector_of_core(&mut gdb).await?,
+            };
+            gdb.insert_breakpoint(hardfault).await?;
+            Ok::<_, std::io::Error>(hardfault)
+        }
+        .await;
+        match armed {
+            Ok(hardfault) => Ok((gdb, hardfault)),
+            Err(e) => Err(self
+                .fail(&format!(
+                    "cannot set the HardFault breakpoint through the gdbstub: {e}"
+                ))
+                .await),
+        }
+    }
+}
+
+/// Read QEMU's stdout until it names the pty of the UART chardev.
+async fn pty_path(lines: &mut BufReader<tokio::process::ChildStdout>) -> Option<String> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        if let Some(rest) = line.split("char device redirected to ").nth(1) {
+            return rest.split_whitespace().next().map(str::to_owned);
+        }
+    }
+}
+
+impl Backend for QemuBackend {
+    async fn start(&mut self, elf: &Path) -> Result<Box<dyn ByteSource>, BackendError> {
+        self.stop().await;
+        let id = format!("hil-qemu-{}-{}", std::process::id(), unique());
+        let tmp = std::env::temp_dir();
+        self.files.gdb = Some(tmp.join(format!("{id}.gdb.sock")));
+        match self.serial {
+            QemuSerial::Socket => self.files.uart_socket = Some(tmp.join(format!("{id}.sock"))),
+            QemuSerial::Pty => self.files.uart_log = Some(tmp.join(format!("{id}.uart.log"))),
+        }
+        self.qemu_gone = Arc::new(AtomicBool::new(false));
+        let spawned = Instant::now();
+        let mut child = match self.command(elf).spawn() {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.files.remove();
+                return Err(BackendError::QemuMissing);
+            }
+            Err(e) => {
+                self.files.remove();
+                return Err(BackendError::Qemu {
+                    message: format!("cannot start {QEMU}: {e}"),
+                });
+            }
+        };
+        self.pid = child.id();
+        tracing::debug!(pid = child.id(), machine = %self.board.machine, "QEMU started halted");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        self.child = Some(child);
+        self.stderr = Some(tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text).await;
+            text
+        }));
+        // The UART first: with a socket chardev (wait=on) QEMU waits for it before it starts its gdbstub.
+        let (source, run_at) = self.open_source(stdout).await?;
+        let (gdb, hardfault) = self.arm_watch(elf).await?;
+        tokio::time::sleep_until(run_at).await;
+
+        let child = self.child.take().expect("QEMU is running");
+        let (end_tx, end_rx) = channel::channel(None);
+        let (kill_tx, kill_rx) = oneshot::channel();
+        let stderr = self.stderr.take();
+        let gone = self.qemu_gone.clone();
+        let task = tokio::spawn(async move {
+            if let Some(end) = watch::monitor(child, gdb, hardfault, stderr, kill_rx, gone).await {
+                let _ = end_tx.send(Some(end));
+            }
+        });
+        self.running = Some(Running {
+            end: end_rx,
+            kill: Some(kill_tx),
+            task,
+        });
+        self.startup = Some(spawned.elapsed());
+        tracing::debug!(
+            source = %source.describe(),
+            hardfault = format_args!("{hardfault:#010x}"),
+            startup_ms = spawned.elapsed().as_millis() as u64,
+            "UART open, HardFault breakpoint set, CPU resumed"
+        );
+        Ok(source)
+    }
+
+    async fn ended(&mut self) -> TargetEnd {
+        let Some(running) = self.running.as_mut() else {
+            return std::future::pending().await;
+        };
+        loop {
+            if let Some(end) = running.end.borrow_and_update().clone() {
+                return end;
+            }
+            if running.end.changed().await.is_err() {
+                // Stopped by the runner: it did not end by itself.
+                return std::future::pending().await;
+            }
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut running) = self.running.take() {
+            if let Some(kill) = running.kill.take() {
+                let _ = kill.send(());
+            }
+            let _ = running.task.await;
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+        self.qemu_gone.store(true, Ordering::Release);
+        self.files.remove();
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::AtomicU64;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
