@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use defmt_decoder::{Encoding, Table};
+use defmt_decoder::{Encoding, Locations, Table};
 
 use crate::markers::MarkerKind;
 
@@ -63,6 +63,8 @@ pub struct Firmware {
     /// `markers` as a table indexed by string index (up to the highest marker):
     /// the per-frame lookup, without hashing.
     by_index: Vec<Option<MarkerKind>>,
+    /// Where each log statement is in the source (from the ELF's debug info; empty without it).
+    locations: Locations,
 }
 
 impl std::fmt::Debug for Firmware {
@@ -135,11 +137,14 @@ impl Firmware {
             })
             .collect();
         let by_index = by_index(&markers);
+        // An ELF without debug info still decodes, only without locations.
+        let locations = table.get_locations(elf).unwrap_or_default();
         Ok(Self {
             path,
             table,
             markers,
             by_index,
+            locations,
         })
     }
 
@@ -163,6 +168,11 @@ impl Firmware {
         self.markers
             .iter()
             .find_map(|(&index, &k)| (k == kind).then_some(index))
+    }
+
+    /// Source locations of the log statements, by frame index (`Frame::index`), from the ELF's debug info.
+    pub fn locations(&self) -> &Locations {
+        &self.locations
     }
 }
 

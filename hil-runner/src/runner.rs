@@ -75,18 +75,7 @@ impl RunOptions {
 
 /// Where a run's capture goes unless `--capture` says otherwise: never overwritten.
 pub fn default_capture_path(board: &str, elf: &Path) -> PathBuf {
-    let stem = elf
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("firmware");
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
-    crate::target_dir()
-        .join("hil/captures")
-        .join(board)
-        .join(format!("{stem}-{stamp}-{}.raw", std::process::id()))
+    crate::project::capture_path(board, elf)
 }
 
 /// Why a run could not start: bad input (exit status 2).
