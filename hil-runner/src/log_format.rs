@@ -159,6 +159,7 @@ fn new_formatter(config: FormatterConfig<'_>, format: &str) -> Result<Formatter,
         let message = message
             .split_once(": ")
             .map_or(message, |(_, rest)| rest)
+            .trim_matches('"')
             .to_owned();
         LogFormatError {
             format: format.to_owned(),
