@@ -1,10 +1,16 @@
 //! Board definitions: `boards/NAME.toml`, parsed into a raw struct, then validated into [`Board`].
 //!
+//! A board named on the command line is looked for in `$HIL_BOARDS_DIR`,
+//! then in the invoking project's `boards/` (see [`crate::project`]), then
+//! among the [`builtin`] boards embedded in the runner; `--board PATH` loads
+//! one file. The first found wins, so a project overrides a built-in board.
+//!
 //! Emulated boards (`kind = "qemu"`) have a `[qemu]` table; real boards
 //! (`kind = "probe"`) have `[probe]` and `[serial]` tables, see [`probe`].
 //! [`memory_x`] reads a board's linker memory layout and [`verify`] checks a
 //! board against probe-rs's chip registry and the firmware built for it.
 
+pub mod builtin;
 pub mod checks;
 pub mod memory_x;
 pub mod probe;
@@ -12,6 +18,7 @@ pub mod verify;
 
 pub use probe::{ProbeBoard, SerialPortSpec, SerialSettings, UsbId};
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -25,13 +32,13 @@ pub const DEFAULT_BOARD: &str = "lm3s6965evb";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BoardError {
-    /// No such board in the boards directory.
-    #[error("no board named {name:?} in {dir} (known: {known})")]
+    /// No board of that name in any of the places looked.
+    #[error("no board named {name:?}: looked for {looked} (known: {known})")]
     Unknown {
         /// The name asked for.
         name: String,
-        /// Where boards were looked for.
-        dir: PathBuf,
+        /// Where it was looked for, in order.
+        looked: String,
         /// The boards that exist.
         known: String,
     },
@@ -123,12 +130,102 @@ pub struct Board {
     pub target: String,
     /// Cargo feature of the firmware crate that selects the board.
     pub feature: String,
-    /// Linker memory layout (absolute).
-    pub memory: PathBuf,
+    /// Linker memory layout.
+    pub memory: MemoryFile,
     /// How it is reached.
     pub kind: BoardKind,
     /// Floors the throughput suite must reach.
     pub checks: Checks,
+    /// Where the definition came from.
+    pub origin: Origin,
+}
+
+/// Where a board definition came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Embedded in the runner ([`builtin`]).
+    BuiltIn,
+    /// The invoking project's `boards/` (the directory).
+    Project(PathBuf),
+    /// `$HIL_BOARDS_DIR` (the directory).
+    BoardsDir(PathBuf),
+    /// A file named on the command line (`--board PATH`).
+    File,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BuiltIn => f.write_str("built-in"),
+            Self::Project(_) => f.write_str("project"),
+            Self::BoardsDir(_) => f.write_str("HIL_BOARDS_DIR"),
+            Self::File => f.write_str("file"),
+        }
+    }
+}
+
+/// A board's linker memory layout (`memory.x`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemoryFile {
+    /// A file on disk (the board file's directory joined with its `memory` field).
+    File(PathBuf),
+    /// A built-in board's layout, embedded in the runner.
+    BuiltIn {
+        /// Its file name in the repository's `boards/`.
+        name: &'static str,
+        /// Its text.
+        text: &'static str,
+    },
+}
+
+impl MemoryFile {
+    /// The layout's text.
+    pub fn text(&self) -> std::io::Result<Cow<'static, str>> {
+        match self {
+            Self::File(path) => std::fs::read_to_string(path).map(Cow::Owned),
+            Self::BuiltIn { text, .. } => Ok(Cow::Borrowed(text)),
+        }
+    }
+
+    /// The file on disk, if it is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::File(path) => Some(path),
+            Self::BuiltIn { .. } => None,
+        }
+    }
+
+    /// A file holding the layout, for a build (the linker needs a file): the
+    /// file itself, or a built-in layout written to `dir/NAME` (for example
+    /// under the target dir: `target/hil/boards`), rewritten only if it differs.
+    pub fn to_file(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        match self {
+            Self::File(path) => Ok(path.clone()),
+            Self::BuiltIn { name, text } => {
+                let path = dir.join(name);
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(*text) {
+                    std::fs::create_dir_all(dir)?;
+                    std::fs::write(&path, text)?;
+                }
+                Ok(path)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for MemoryFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::BuiltIn { name, .. } => write!(f, "{name} (built-in)"),
+        }
+    }
+}
+
+impl PartialEq<PathBuf> for MemoryFile {
+    fn eq(&self, other: &PathBuf) -> bool {
+        self.path() == Some(other.as_path())
+    }
 }
 
 /// Targets the toolchain file installs.
@@ -141,54 +238,172 @@ const KNOWN_TARGETS: &[&str] = &[
     "thumbv8m.main-none-eabihf",
 ];
 
-/// The boards directory: `$HIL_BOARDS_DIR`, else `boards/` of this repository.
+/// The first boards directory a name is looked for in: `$HIL_BOARDS_DIR`, else
+/// the invoking project's `boards/` (which may not exist), else `./boards`.
 pub fn boards_dir() -> PathBuf {
-    std::env::var_os("HIL_BOARDS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::repo_root().join("boards"))
+    let sources = Sources::from_env();
+    sources
+        .env_dir
+        .or(sources.project_dir)
+        .unwrap_or_else(|| PathBuf::from("boards"))
+}
+
+/// Where boards are looked for by name, in order; the built-in boards come last.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// `$HIL_BOARDS_DIR`, if set.
+    pub env_dir: Option<PathBuf>,
+    /// The invoking project's `boards/`, if the project has one.
+    pub project_dir: Option<PathBuf>,
+    /// The invoking project's root, if there is one (for messages).
+    pub project_root: Option<PathBuf>,
+}
+
+impl Sources {
+    /// From `$HIL_BOARDS_DIR` and the current directory.
+    pub fn from_env() -> Self {
+        let project_root = crate::project::root();
+        Self {
+            env_dir: std::env::var_os("HIL_BOARDS_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            project_dir: project_root
+                .as_ref()
+                .map(|r| r.join("boards"))
+                .filter(|d| d.is_dir()),
+            project_root,
+        }
+    }
+
+    /// The directories, each with the origin of its boards.
+    fn dirs(&self) -> impl Iterator<Item = (PathBuf, Origin)> + '_ {
+        let env = self
+            .env_dir
+            .iter()
+            .map(|d| (d.clone(), Origin::BoardsDir(d.clone())));
+        let project = self
+            .project_dir
+            .iter()
+            .map(|d| (d.clone(), Origin::Project(d.clone())));
+        env.chain(project)
+    }
+
+    /// The board called `name`: the first of `$HIL_BOARDS_DIR`, the project's `boards/`, the built-in ones.
+    pub fn find(&self, name: &str) -> Result<Board, BoardError> {
+        for (dir, origin) in self.dirs() {
+            let path = dir.join(format!("{name}.toml"));
+            if path.is_file() {
+                return Board::load_from(&path, origin);
+            }
+        }
+        if let Some(text) = builtin::file(&format!("{name}.toml")) {
+            return Board::builtin(name, text);
+        }
+        Err(BoardError::Unknown {
+            name: name.into(),
+            looked: self.looked(name),
+            known: self.names().join(", "),
+        })
+    }
+
+    /// Every board, one per name (the first found wins), sorted by name; a
+    /// file that does not load is an error in the list, naming the file.
+    pub fn all(&self) -> Vec<Result<Board, BoardError>> {
+        let mut found: std::collections::BTreeMap<String, Result<Board, BoardError>> =
+            std::collections::BTreeMap::new();
+        for (dir, origin) in self.dirs() {
+            for path in list(&dir).unwrap_or_default() {
+                let Some(name) = stem(&path) else { continue };
+                found
+                    .entry(name)
+                    .or_insert_with(|| Board::load_from(&path, origin.clone()));
+            }
+        }
+        for name in builtin::names() {
+            found.entry(name.to_owned()).or_insert_with(|| {
+                Board::builtin(
+                    name,
+                    builtin::file(&format!("{name}.toml")).unwrap_or_default(),
+                )
+            });
+        }
+        found.into_values().collect()
+    }
+
+    /// The names of every board, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .dirs()
+            .flat_map(|(dir, _)| list(&dir).unwrap_or_default())
+            .filter_map(|p| stem(&p))
+            .chain(builtin::names().map(str::to_owned))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The places looked for `name`, in order, for people.
+    pub fn looked(&self, name: &str) -> String {
+        let file = format!("{name}.toml");
+        let env = match &self.env_dir {
+            Some(d) => format!("$HIL_BOARDS_DIR/{file} ({})", d.join(&file).display()),
+            None => format!("$HIL_BOARDS_DIR/{file} (HIL_BOARDS_DIR is not set)"),
+        };
+        let project = match (&self.project_dir, &self.project_root) {
+            (Some(d), _) => format!("the project's boards/{file} ({})", d.join(&file).display()),
+            (None, Some(root)) => format!(
+                "the project's boards/{file} ({} has no boards/)",
+                root.display()
+            ),
+            (None, None) => format!(
+                "the project's boards/{file} (no Cargo.toml in the current directory or above it)"
+            ),
+        };
+        format!("{env}, then {project}, then the built-in boards")
+    }
 }
 
 impl Board {
-    /// A board by name (in [`boards_dir`]) or by path to its TOML file.
+    /// A board by name (see [`Sources::find`]) or by path to its TOML file.
     pub fn find(name_or_path: &str) -> Result<Self, BoardError> {
         let as_path = Path::new(name_or_path);
         if name_or_path.ends_with(".toml") || as_path.components().count() > 1 {
             return Self::load(as_path);
         }
-        let dir = boards_dir();
-        let path = dir.join(format!("{name_or_path}.toml"));
-        if !path.exists() {
-            let known = list(&dir)
-                .map(|paths| {
-                    let names: Vec<String> = paths.iter().filter_map(|p| stem(p)).collect();
-                    names.join(", ")
-                })
-                .unwrap_or_default();
-            return Err(BoardError::Unknown {
-                name: name_or_path.into(),
-                dir,
-                known,
-            });
-        }
-        Self::load(&path)
+        Sources::from_env().find(name_or_path)
     }
 
     /// Read and validate one board file.
     pub fn load(path: &Path) -> Result<Self, BoardError> {
+        Self::load_from(path, Origin::File)
+    }
+
+    /// Read and validate one board file found in a place of `origin`.
+    pub fn load_from(path: &Path, origin: Origin) -> Result<Self, BoardError> {
         let text = std::fs::read_to_string(path).map_err(|source| BoardError::Read {
             path: path.into(),
             source,
         })?;
-        let raw: RawBoard = toml::from_str(&text).map_err(|e| BoardError::Parse {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
-        raw.validate(path)
+        parse(path, &text)?.validate(path, origin)
+    }
+
+    /// The built-in board `name` whose definition is `text` (its memory layout is built in too).
+    fn builtin(name: &str, text: &str) -> Result<Self, BoardError> {
+        let path = PathBuf::from(format!("<built-in>/{name}.toml"));
+        parse(&path, text)?.validate(&path, Origin::BuiltIn)
     }
 }
 
+fn parse(path: &Path, text: &str) -> Result<RawBoard, BoardError> {
+    toml::from_str(text).map_err(|e| BoardError::Parse {
+        path: path.into(),
+        message: e.to_string(),
+    })
+}
+
 impl RawBoard {
-    fn validate(self, path: &Path) -> Result<Board, BoardError> {
+    fn validate(self, path: &Path, origin: Origin) -> Result<Board, BoardError> {
         let field = |field, message: String| BoardError::Field {
             path: path.into(),
             field,
@@ -213,13 +428,22 @@ impl RawBoard {
                 "must name the firmware's board feature".into(),
             ));
         }
-        let memory = path.parent().unwrap_or(Path::new(".")).join(&self.memory);
-        if !memory.is_file() {
-            return Err(field(
-                "memory",
-                format!("{} does not exist", memory.display()),
-            ));
-        }
+        let memory = if origin == Origin::BuiltIn {
+            let name = self.memory.to_str().unwrap_or_default();
+            match builtin::FILES.iter().find(|(n, _)| *n == name) {
+                Some(&(name, text)) => MemoryFile::BuiltIn { name, text },
+                None => return Err(field("memory", format!("{name:?} is not a built-in file"))),
+            }
+        } else {
+            let memory = path.parent().unwrap_or(Path::new(".")).join(&self.memory);
+            if !memory.is_file() {
+                return Err(field(
+                    "memory",
+                    format!("{} does not exist", memory.display()),
+                ));
+            }
+            MemoryFile::File(memory)
+        };
         let kind = match self.kind.as_str() {
             "qemu" => {
                 if self.probe.is_some() {
@@ -272,6 +496,7 @@ impl RawBoard {
             feature: self.feature,
             memory,
             kind,
+            origin,
         })
     }
 }

@@ -16,7 +16,9 @@ pub mod check;
 pub mod decode;
 pub mod firmware;
 pub mod framer;
+pub mod log_format;
 pub mod markers;
+pub mod project;
 pub mod report;
 pub mod runner;
 pub mod rzcobs;
@@ -27,15 +29,21 @@ pub mod suites;
 
 use std::path::PathBuf;
 
-/// The host workspace's `target/` directory (`$CARGO_TARGET_DIR` if set).
+/// The invoking project's target dir: `$CARGO_TARGET_DIR` if set, else
+/// `target/` of the project the current directory is in, else `./target`.
+///
+/// Run inside this repository, that is this repository's `target/`. A run's
+/// captures go by the ELF as well: [`project::target_dir`].
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
+    project::target_dir(None)
 }
 
-/// The repository root (where the host workspace's Cargo.toml is).
+/// This repository's root, found from the current directory (see [`project::repository`]).
+///
+/// Only `hil-runner test`, the firmware build of this repository's suites and
+/// the benches need it. Outside the repository this is the current directory,
+/// where the repository's files are then missing: call
+/// [`project::repository`] first for a clear error.
 pub fn repo_root() -> PathBuf {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    root.canonicalize().unwrap_or(root)
+    project::repository().unwrap_or_else(|e| e.start)
 }

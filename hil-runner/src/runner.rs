@@ -16,6 +16,7 @@ use crate::board::{Board, BoardKind};
 use crate::decode::Content;
 use crate::firmware::{Firmware, FirmwareError};
 use crate::framer::DEFAULT_MAX_FRAME_LEN;
+use crate::log_format::{colour_for, LogRenderer};
 use crate::report::{self, TestReport, Verdict};
 use crate::source::{ByteSource, ReadOutcome};
 use crate::speaks::test_args::TestArgs;
@@ -57,6 +58,8 @@ pub struct RunOptions {
     pub semihosting_args: Vec<String>,
     /// Printed before each log line (the test's name, when tests run side by side).
     pub log_prefix: Option<String>,
+    /// How log lines are printed: defmt-print's `--log-format` (default: `default` with locations).
+    pub log_format: Option<String>,
 }
 
 impl RunOptions {
@@ -82,24 +85,14 @@ impl RunOptions {
             test_args: TestArgs::default(),
             semihosting_args: Vec::new(),
             log_prefix: None,
+            log_format: None,
         }
     }
 }
 
 /// Where a run's capture goes unless `--capture` says otherwise: never overwritten.
 pub fn default_capture_path(board: &str, elf: &Path) -> PathBuf {
-    let stem = elf
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("firmware");
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
-    crate::target_dir()
-        .join("hil/captures")
-        .join(board)
-        .join(format!("{stem}-{stamp}-{}.raw", std::process::id()))
+    crate::project::capture_path(board, elf)
 }
 
 /// Why a run could not start: bad input (exit status 2).
@@ -211,6 +204,17 @@ async fn run_on<'t>(
 
     let mut capture = std::io::BufWriter::with_capacity(1 << 16, capture);
     let mut analyzer = Analyzer::new(firmware, opts.max_frame_len);
+    // Logs are rendered only when they are shown: defmt-decoder's formatter is slow.
+    let renderer = opts
+        .print_logs
+        .then(|| {
+            LogRenderer::new(
+                firmware,
+                opts.log_format.as_deref(),
+                colour_for(&std::io::stderr()),
+            )
+        })
+        .and_then(Result::ok);
     let mut first_byte: Option<Instant> = None;
     let mut last_byte = Instant::now();
     let mut capture_error = None;
@@ -222,7 +226,7 @@ async fn run_on<'t>(
             capture_error.get_or_insert(e.to_string());
         }
         analyzer.feed(chunk, |frame| {
-            print_log(opts, &frame);
+            print_log(renderer.as_ref(), firmware, opts, &frame);
             listener.frame(&frame, now);
         });
         listener.finished()
@@ -330,13 +334,27 @@ async fn settle(backend: &mut impl Backend, stop: Stop) -> Stop {
     }
 }
 
-/// Print the firmware's own log frames (not the markers) like defmt-print would.
-fn print_log(opts: &RunOptions, frame: &SeenFrame<'_, '_>) {
-    if let (true, Ok(Content::Log(f))) = (opts.print_logs, frame.content) {
-        match &opts.log_prefix {
-            Some(prefix) => eprintln!("[{prefix}] {}", f.display(false)),
-            None => eprintln!("{}", f.display(false)),
-        }
+/// Print the firmware's own log frames (not the markers) as defmt-print would.
+fn print_log(
+    renderer: Option<&LogRenderer>,
+    firmware: &Firmware,
+    opts: &RunOptions,
+    frame: &SeenFrame<'_, '_>,
+) {
+    let (Some(renderer), Ok(Content::Log(_))) = (renderer, frame.content) else {
+        return;
+    };
+    // The analyzer's frame borrows its decoder; render a copy decoded from the same bytes.
+    let Ok((f, _)) = firmware.table().decode(frame.decoded) else {
+        return;
+    };
+    let text = renderer.render(f);
+    match &opts.log_prefix {
+        Some(prefix) => eprintln!(
+            "[{prefix}] {}",
+            text.replace('\n', &format!("\n[{prefix}] "))
+        ),
+        None => eprintln!("{text}"),
     }
 }
 

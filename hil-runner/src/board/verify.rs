@@ -42,8 +42,13 @@ pub fn verify(board: &Board, images: &[PathBuf]) -> Vec<BoardError> {
         field,
         message,
     };
-    let memory_x = board.memory.display();
-    let layout = match MemoryLayout::load(&board.memory) {
+    let memory_x = &board.memory;
+    let layout = match board
+        .memory
+        .text()
+        .map_err(|e| e.to_string())
+        .and_then(|text| MemoryLayout::parse(&text).map_err(|e| e.to_string()))
+    {
         Ok(layout) => layout,
         Err(e) => return vec![field("memory", format!("{memory_x}: {e}"))],
     };

@@ -1,12 +1,16 @@
-//! `hil-runner boards [--check [--build]]`: list the board definitions and validate them.
+//! `hil-runner boards [--check [--build]]`: list the board definitions, where each comes from, and validate them.
 
 use std::path::PathBuf;
 
-use hil_runner::board::{self, verify, Board, BoardKind};
+use hil_runner::board::{self, builtin, verify, Board, BoardKind, Origin};
 use hil_runner::build::{self, BuildRequest, Images};
 use hil_runner::report::ExitStatus;
 
 /// List the board definitions; with --check, validate every one (exit 2 if any is bad).
+///
+/// Boards come from `$HIL_BOARDS_DIR`, the invoking project's `boards/` and
+/// the built-in ones, in that order of precedence; each is listed once, with
+/// where it comes from.
 ///
 /// --check needs no probe: each probe board's chip must be in probe-rs's
 /// registry, its memory.x must lie inside the chip's memory map, its target
@@ -24,12 +28,10 @@ pub struct Cmd {
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<ExitStatus> {
-        let dir = board::boards_dir();
-        let paths = board::list(&dir)
-            .map_err(|e| anyhow::anyhow!("cannot list boards in {}: {e}", dir.display()))?;
+        let sources = board::Sources::from_env();
         let mut bad = 0;
-        for path in paths {
-            let b = match Board::load(&path) {
+        for entry in sources.all() {
+            let b = match entry {
                 Ok(b) => b,
                 Err(e) => {
                     bad += 1;
@@ -42,9 +44,20 @@ impl Cmd {
                 BoardKind::Probe(p) => format!("probe ({})", p.chip),
             };
             println!(
-                "{:<16} {:<24} {:<22} {}",
-                b.name, b.target, kind, b.description
+                "{:<16} {:<24} {:<22} {:<14} {}",
+                b.name,
+                b.target,
+                kind,
+                b.origin.to_string(),
+                b.description
             );
+            if b.origin != Origin::BuiltIn && builtin::names().any(|n| n == b.name) {
+                eprintln!(
+                    "hil: {} from {} overrides the built-in board of that name",
+                    b.name,
+                    b.path.display()
+                );
+            }
             if self.check {
                 let problems = self.check_one(&b)?;
                 bad += usize::from(problems > 0);
@@ -59,6 +72,14 @@ impl Cmd {
 
     /// Check one board against its chip and its built images; returns how many problems were found.
     fn check_one(&self, b: &Board) -> anyhow::Result<usize> {
+        // The images checked are this repository's suites (target-tests/): without its
+        // source tree there are none to check, only the definition and its memory layout.
+        let repository = hil_runner::project::repository();
+        if self.build {
+            repository
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("--build: {e}"))?;
+        }
         let images: Vec<PathBuf> = if self.build {
             let request = BuildRequest {
                 board: b,
@@ -74,7 +95,20 @@ impl Cmd {
         for p in &problems {
             eprintln!("hil-runner: error: {p}");
         }
-        if images.is_empty() {
+        if let (Err(_), true) = (&repository, images.is_empty()) {
+            eprintln!(
+                "hil: {}: definition and memory layout ({}) {}{}; firmware images not checked: \
+                 they are the hil-runner repository's suites (target-tests/), and no checkout of it \
+                 is in the current directory or above it",
+                b.name,
+                b.memory,
+                if problems.is_empty() { "ok" } else { "checked" },
+                match &b.kind {
+                    BoardKind::Probe(_) => ", against the chip in probe-rs's registry",
+                    BoardKind::Qemu(_) => "",
+                },
+            );
+        } else if images.is_empty() {
             eprintln!(
                 "hil: {}: no firmware built for it in {}: image check skipped (--build builds it)",
                 b.name,

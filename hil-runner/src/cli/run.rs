@@ -35,6 +35,9 @@ pub struct Cmd {
     /// Do not print the firmware's own log frames.
     #[arg(long)]
     quiet: bool,
+    /// How log lines are printed: `default`, `oneline` or a custom defmt-print format (`{t} {L} {s}`).
+    #[arg(long, value_name = "FMT", env = "HIL_LOG_FORMAT")]
+    log_format: Option<String>,
     /// Arguments for the firmware's test harness, as `cargo test -- ARGS` passes them.
     /// defmt-test cannot select tests: every test runs.
     #[arg(
@@ -84,6 +87,10 @@ impl Cmd {
         if test_args.filters_any() && firmware.embedded_test().is_none() {
             eprintln!("hil: this firmware cannot select tests: every test runs");
         }
+        if let Some(format) = &self.log_format {
+            // A bad format is bad input before anything runs.
+            hil_runner::log_format::LogRenderer::new(&firmware, Some(format), false)?;
+        }
         drop(firmware);
         let board = super::board(self.board.as_deref())?;
         let mut opts = RunOptions::new(board, self.elf);
@@ -93,6 +100,7 @@ impl Cmd {
         opts.qemu_serial = self.qemu.qemu_serial;
         opts.qemu_args = self.qemu.qemu_args;
         opts.print_logs = !self.quiet;
+        opts.log_format = self.log_format;
         if let Some(capture) = self.capture {
             opts.capture = capture;
         }

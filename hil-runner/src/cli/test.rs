@@ -30,6 +30,8 @@ pub struct Cmd {
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<ExitStatus> {
+        // This repository's own suites: they need its source tree.
+        hil_runner::project::repository()?;
         let names = if self.boards.is_empty() {
             vec![None]
         } else {
