@@ -14,7 +14,7 @@ use crate::check::Violation;
 use crate::decode::{Content, FrameDecoder, Malformed};
 use crate::firmware::Firmware;
 use crate::framer::{Framer, FramerStats, RawFrame};
-use crate::markers::{Marker, MarkerKind};
+use crate::markers::Marker;
 
 /// Violations kept in full; more are counted only.
 const MAX_VIOLATIONS: usize = 100;
@@ -89,7 +89,7 @@ impl<'t> Analyzer<'t> {
     /// An analyzer for `firmware`'s frames, skipping frames over `max_frame_len` bytes.
     pub fn new(firmware: &'t Firmware, max_frame_len: usize) -> Self {
         let ledger = Ledger {
-            expects_end: firmware.marker_index(MarkerKind::End).is_some(),
+            expects_end: crate::speaks::Speaks::of(firmware) == crate::speaks::Speaks::Hil,
             ..Ledger::default()
         };
         Self {

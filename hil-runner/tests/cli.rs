@@ -53,7 +53,15 @@ fn check_exits_1_and_names_the_missing_seq_when_one_frame_is_cut_out() {
     assert!(report[0]["frames"].as_u64().unwrap() >= 100_000);
 
     // Find seq 1234 of stream 0 with `decode --offsets`, then cut its frame and delimiter.
-    let out = hil(&["decode", "--elf", path(&elf), "--offsets", path(&capture)]);
+    let out = hil(&[
+        "decode",
+        "--elf",
+        path(&elf),
+        "--offsets",
+        "--log-format",
+        "{s}",
+        path(&capture),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use hil_runner::analysis::Analyzer;
-use hil_runner::decode::Content;
 use hil_runner::firmware::Firmware;
 use hil_runner::framer::DEFAULT_MAX_FRAME_LEN;
 use hil_runner::log_format::{self, LogRenderer};
@@ -67,9 +66,6 @@ impl Cmd {
                 let offset = frame.offset;
                 let line = match (frame.content, table.decode(frame.decoded)) {
                     (Ok(_), Ok((f, _))) if self.json => renderer.render_json(&f),
-                    // The harness's own markers, in defmt's plain form: defmt-decoder's
-                    // formatter compiles a regex per segment, too slow for 100k markers.
-                    (Ok(Content::Marker(_)), Ok((f, _))) => f.display(false).to_string(),
                     (Ok(_), Ok((f, _))) => renderer.render(f),
                     (Err(reason), _) if self.json => serde_json::json!({
                         "malformed": reason.to_string(),

@@ -74,6 +74,7 @@ impl Cmd {
             .map(|s| seconds("--test-timeout", s))
             .transpose()?;
         let test_args = TestArgs::parse(&self.test_args).map_err(anyhow::Error::msg)?;
+        let board = super::board(self.board.as_deref())?;
         let firmware = Firmware::load(&self.elf)?;
         if test_args.list {
             let names: Vec<&str> = match (firmware.embedded_test(), firmware.defmt_test()) {
@@ -92,7 +93,6 @@ impl Cmd {
             hil_runner::log_format::LogRenderer::new(&firmware, Some(format), false)?;
         }
         drop(firmware);
-        let board = super::board(self.board.as_deref())?;
         let mut opts = RunOptions::new(board, self.elf);
         opts.timeout = timeout;
         opts.limits.test_timeout = test_timeout;

@@ -51,8 +51,12 @@ pub struct TestCase {
     pub message: Option<String>,
     /// Where the failure was raised (`file:line`), when known.
     pub location: Option<String>,
-    /// Seconds from its start to its end, as the frames arrived at the host.
+    /// Seconds from its start to its end, as the frames arrived at the host
+    /// (a test in a target of its own: from the target's start to its end).
     pub duration_s: f64,
+    /// The raw capture of the test, when it had a target of its own (embedded-test).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<String>,
 }
 
 impl TestCase {
@@ -64,6 +68,7 @@ impl TestCase {
             message: None,
             location: None,
             duration_s,
+            capture: None,
         }
     }
 

@@ -7,7 +7,7 @@
 //! finish in.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{run_with, RunError, RunOptions};
 use crate::board::BoardKind;
@@ -67,8 +67,12 @@ pub async fn run_each(
         let report = result?;
         suite.frames += report.frames;
         suite.malformed += report.malformed;
+        suite.dropped_reported += report.dropped_reported;
         suite.bytes += report.bytes;
-        if suite.capture.is_empty() {
+        // The suite's capture is the first failing test's, else the first test's.
+        let failed = report.verdict != Verdict::Pass;
+        let first_failure = failed && verdicts.iter().all(|(v, _)| *v == Verdict::Pass);
+        if (suite.capture.is_empty() || first_failure) && !report.capture.is_empty() {
             suite.capture.clone_from(&report.capture);
         }
         verdicts.push((report.verdict, report.reason.clone()));
@@ -129,11 +133,14 @@ async fn run_one(
     let file = format!("{stem}-{index:03}-{}.raw", sanitise(&test.name));
     run.capture = run.capture.with_file_name(file);
     let listener = Box::new(EmbeddedTestRun::new(firmware, test.clone()));
-    let report = run_with(&run, firmware, listener).await?;
-    let took = report
-        .tests
-        .first()
-        .map_or(Duration::ZERO, |c| Duration::from_secs_f64(c.duration_s));
+    let started = Instant::now();
+    let mut report = run_with(&run, firmware, listener).await?;
+    // What the test cost: its own target, from start to end.
+    let took = started.elapsed();
+    for case in &mut report.tests {
+        case.duration_s = took.as_secs_f64();
+        case.capture = Some(report.capture.clone());
+    }
     eprintln!(
         "hil: test {} ... {} ({:.2} s)",
         test.name,

@@ -44,20 +44,23 @@ pub enum Speaks {
     /// An embedded-test suite (the ELF lists its tests in `.embedded_test.tests`): one target per test.
     #[serde(rename = "embedded-test")]
     EmbeddedTest,
-    /// This harness's hil-protocol markers (the ELF logs the end marker).
+    /// This harness's hil-protocol markers (the ELF logs the boot, start or end marker).
     #[serde(rename = "hil-protocol")]
     Hil,
 }
 
 impl Speaks {
-    /// What `firmware` speaks: defmt-test if it is a defmt-test suite, hil-protocol if it
-    /// logs the end marker, else plain defmt.
+    /// What `firmware` speaks: embedded-test or defmt-test if it is such a suite,
+    /// hil-protocol if it logs a boot, start or end marker, else plain defmt.
     pub fn of(firmware: &Firmware) -> Self {
         if firmware.embedded_test().is_some() {
             Self::EmbeddedTest
         } else if firmware.defmt_test().is_some() {
             Self::DefmtTest
-        } else if firmware.marker_index(MarkerKind::End).is_some() {
+        } else if [MarkerKind::Boot, MarkerKind::Start, MarkerKind::End]
+            .into_iter()
+            .any(|m| firmware.marker_index(m).is_some())
+        {
             Self::Hil
         } else {
             Self::Defmt

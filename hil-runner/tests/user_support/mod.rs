@@ -79,8 +79,9 @@ pub fn cargo(
     let started = Instant::now();
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(&p.root)
-        .args(args)
+        .arg(args[0])
         .arg("--locked")
+        .args(&args[1..])
         .env("PATH", path)
         // Build caches stay in this repository's target dir; the crate itself is elsewhere.
         .env(
