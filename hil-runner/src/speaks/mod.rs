@@ -108,8 +108,10 @@ pub fn loss_line(analysis: &Analysis) -> Option<String> {
             if events == 1 { "" } else { "s" }
         ));
     }
-    if s.missing > 0 {
-        parts.push(format!("{} frames missing", s.missing));
+    // `missing` counts sequence frames not received, reported or not.
+    let unreported = s.missing.saturating_sub(s.dropped_reported);
+    if unreported > 0 {
+        parts.push(format!("{unreported} frames missing without a drop report"));
     }
     if s.malformed > 0 {
         parts.push(format!("{} malformed frames", s.malformed));
