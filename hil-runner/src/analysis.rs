@@ -210,7 +210,12 @@ impl Ledger {
             }
             Marker::Drop { dropped } => {
                 s.dropped_reported += u64::from(dropped);
-                self.losses.drop_report(dropped);
+                if self.expects_end {
+                    self.losses.drop_report(dropped);
+                } else {
+                    // No sequence frames to place it: the report is the loss event.
+                    self.losses.reported_loss(dropped, offset);
+                }
             }
             Marker::Stream { stream, sent } => {
                 s.sent.insert(stream, sent);

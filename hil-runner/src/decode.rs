@@ -59,8 +59,14 @@ impl<'t> FrameDecoder<'t> {
         let index = u16::from_le_bytes(*index);
         let (content, used) = match self.firmware.marker(index) {
             Some(kind) => {
-                let (marker, used) = Marker::read(kind, args).ok_or(Malformed::Arguments)?;
-                (Content::Marker(marker), 2 + used)
+                // The firmware's defmt timestamp (if any) comes before the marker's arguments.
+                let skip = self
+                    .firmware
+                    .timestamp_len(&self.buf)
+                    .ok_or(Malformed::Arguments)?;
+                let (marker, used) =
+                    Marker::read(kind, &args[skip..]).ok_or(Malformed::Arguments)?;
+                (Content::Marker(marker), 2 + skip + used)
             }
             None => {
                 let (frame, used) = self

@@ -8,6 +8,7 @@ use defmt_decoder::{Encoding, Locations, Table};
 use crate::markers::MarkerKind;
 use crate::speaks::defmt_test::DefmtTestTable;
 use crate::speaks::embedded_test::{self, EmbeddedTestTable};
+use crate::timestamp::TimestampSkip;
 
 /// Why an ELF cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -55,13 +56,13 @@ pub enum FirmwareError {
         /// What is wrong.
         reason: String,
     },
-    /// The ELF defines a defmt timestamp, which the marker reader does not support.
-    #[error(
-        "{path} defines a defmt timestamp (defmt::timestamp!); hil markers are read without one"
-    )]
+    /// The ELF's defmt timestamp entry cannot be read.
+    #[error("cannot read the defmt timestamp (defmt::timestamp!) of {path}: {reason}")]
     Timestamp {
         /// The ELF's path.
         path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
 }
 
@@ -82,6 +83,8 @@ pub struct Firmware {
     defmt_test: Option<DefmtTestTable>,
     /// The tests of an embedded-test suite, if the ELF is one.
     embedded_test: Option<EmbeddedTestTable>,
+    /// Where a frame's timestamp ends (markers are read after it).
+    timestamp: TimestampSkip,
 }
 
 impl std::fmt::Debug for Firmware {
@@ -156,9 +159,10 @@ impl Firmware {
             let encoding = format!("{:?}", table.encoding());
             return Err(FirmwareError::Encoding { path, encoding });
         }
-        if table.has_timestamp() {
-            return Err(FirmwareError::Timestamp { path });
-        }
+        let timestamp = match TimestampSkip::of(&table) {
+            Ok(timestamp) => timestamp,
+            Err(reason) => return Err(FirmwareError::Timestamp { path, reason }),
+        };
         // `raw_symbols` walks every entry in index order; the log entries among
         // them are exactly the ones `indices` yields, in the same order.
         let log_formats: Vec<(u16, String)> = table
@@ -186,7 +190,15 @@ impl Firmware {
             locations,
             defmt_test,
             embedded_test: None,
+            timestamp,
         })
+    }
+
+    /// Bytes of the defmt timestamp after the string index of `frame`
+    /// (rzcobs-decoded), 0 without `defmt::timestamp!`.
+    #[inline]
+    pub fn timestamp_len(&self, frame: &[u8]) -> Option<usize> {
+        self.timestamp.len(frame)
     }
 
     /// The ELF's path.

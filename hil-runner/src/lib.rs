@@ -26,6 +26,7 @@ pub mod serial_port;
 pub mod source;
 pub mod speaks;
 pub mod suites;
+pub mod timestamp;
 
 use std::path::PathBuf;
 

@@ -83,6 +83,7 @@ fn judge(firmware: &Firmware, stream: &[Vec<u8>], stop: Stop) -> Judgement {
     assert_eq!(Speaks::of(firmware), Speaks::DefmtTest);
     let limits = Limits {
         test_timeout: Some(Duration::from_secs(5)),
+        ..Limits::default()
     };
     let mut listener = Speaks::of(firmware).listener(firmware, limits);
     let mut analyzer = Analyzer::new(firmware, DEFAULT_MAX_FRAME_LEN);

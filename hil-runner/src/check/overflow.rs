@@ -54,6 +54,18 @@ impl LossTracker {
         self.reported_since = self.reported_since.saturating_add(dropped);
     }
 
+    /// A drop report for `dropped` frames arrived at `offset` in a stream
+    /// without sequence frames (a user's firmware on hil-transport without
+    /// hil-protocol markers): each report is a loss event of its own, whose
+    /// `lost` is what the report says and whose `first_g` counts the frames
+    /// reported lost before it.
+    pub fn reported_loss(&mut self, dropped: u32, offset: u64) {
+        self.reported_since = self.reported_since.saturating_add(dropped);
+        let g = self.next_g.saturating_add(dropped);
+        self.close_event(g, offset);
+        self.next_g = g;
+    }
+
     /// A malformed frame arrived.
     pub fn malformed(&mut self) {
         self.malformed_since += 1;

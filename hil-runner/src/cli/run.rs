@@ -25,6 +25,10 @@ pub struct Cmd {
     /// Seconds each test of a defmt-test suite may take (the test that overruns is `timeout`).
     #[arg(long, value_name = "S", env = "HIL_TEST_TIMEOUT")]
     test_timeout: Option<f64>,
+    /// Fail a run that lost frames: any drop report, missing or malformed frame
+    /// (by default a run keeps the verdict its firmware earns, the loss shown).
+    #[arg(long, env = "HIL_FAIL_ON_LOSS")]
+    fail_on_loss: bool,
     /// Raw capture file (default: target/hil/captures/BOARD/ELF-TIME-PID.raw).
     #[arg(long, value_name = "FILE")]
     capture: Option<PathBuf>,
@@ -97,6 +101,7 @@ impl Cmd {
         opts.timeout = timeout;
         opts.limits.test_timeout = test_timeout;
         opts.test_args = test_args;
+        opts.limits.fail_on_loss = self.fail_on_loss;
         opts.qemu_serial = self.qemu.qemu_serial;
         opts.qemu_args = self.qemu.qemu_args;
         opts.print_logs = !self.quiet;

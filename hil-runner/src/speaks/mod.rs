@@ -69,12 +69,17 @@ impl Speaks {
 
     /// The listener that judges a run of `firmware`.
     pub fn listener<'t>(self, firmware: &'t Firmware, limits: Limits) -> Box<dyn Listener + 't> {
-        match self {
+        let inner: Box<dyn Listener + 't> = match self {
             // An embedded-test suite runs test by test (`runner::run_each`); a run of the
             // whole ELF without a test to run is plain firmware.
             Self::Defmt | Self::EmbeddedTest => Box::new(plain::Plain::new(firmware)),
             Self::DefmtTest => Box::new(defmt_test::DefmtTest::new(firmware, limits)),
             Self::Hil => Box::new(hil::Hil::default()),
+        };
+        if limits.fail_on_loss {
+            Box::new(FailOnLoss { inner })
+        } else {
+            inner
         }
     }
 
@@ -89,11 +94,77 @@ impl Speaks {
     }
 }
 
-/// Time limits of a run.
+/// Time limits of a run, and how strict it is about lost frames.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
     /// How long each test inside the run may take (`--test-timeout`).
     pub test_timeout: Option<Duration>,
+    /// Any reported or detected loss fails a passing run (`--fail-on-loss`).
+    pub fail_on_loss: bool,
+}
+
+/// What a run lost, in one line, if it lost anything: frames the firmware
+/// reported dropped, sequence frames missing, malformed frames.
+pub fn loss_line(analysis: &Analysis) -> Option<String> {
+    let s = &analysis.summary;
+    let mut parts = Vec::new();
+    if s.dropped_reported > 0 {
+        let events = s.overflow.events;
+        let first = s
+            .overflow
+            .worst
+            .map(|w| format!(", largest {} at byte {}", w.reported.max(w.lost), w.offset))
+            .unwrap_or_default();
+        parts.push(format!(
+            "{} frames dropped by the firmware ({events} loss event{}{first})",
+            s.dropped_reported,
+            if events == 1 { "" } else { "s" }
+        ));
+    }
+    // `missing` counts sequence frames not received, reported or not.
+    let unreported = s.missing.saturating_sub(s.dropped_reported);
+    if unreported > 0 {
+        parts.push(format!("{unreported} frames missing without a drop report"));
+    }
+    if s.malformed > 0 {
+        parts.push(format!("{} malformed frames", s.malformed));
+    }
+    (!parts.is_empty()).then(|| format!("frames lost: {}", parts.join(", ")))
+}
+
+/// `--fail-on-loss`: a passing run that lost frames fails.
+struct FailOnLoss<'t> {
+    inner: Box<dyn Listener + 't>,
+}
+
+impl Listener for FailOnLoss<'_> {
+    fn frame(&mut self, frame: &SeenFrame<'_, '_>, at: Instant) {
+        self.inner.frame(frame, at);
+    }
+
+    fn finished(&self) -> bool {
+        self.inner.finished()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.inner.deadline()
+    }
+
+    fn judge(self: Box<Self>, end: &RunEnd<'_>) -> Judgement {
+        let mut judgement = self.inner.judge(end);
+        if judgement.verdict == Verdict::Pass {
+            if let Some(lost) = loss_line(end.analysis) {
+                let reason = format!("{lost} (--fail-on-loss)");
+                judgement.verdict = Verdict::Fail;
+                judgement.reason = Some(reason.clone());
+                if let [case] = &mut judgement.tests[..] {
+                    case.outcome = crate::report::cases::Outcome::Fail;
+                    case.message = Some(reason);
+                }
+            }
+        }
+        judgement
+    }
 }
 
 /// How the byte loop of a run ended.

@@ -1,8 +1,11 @@
-//! Panic and HardFault handling: report a `hil:panic` marker, flush the log queue, exit with failure.
+//! Panic and HardFault handling: flush the log queue, report a `hil:panic` marker, exit with failure.
 //!
-//! A failure inside the logger (a log call was in progress) or inside the
-//! handling of an earlier failure skips the marker: logging again would
-//! re-enter the logger. The queued frames are flushed either way.
+//! The queue is flushed before the marker is logged
+//! ([`hil_transport::flush_for_failure`]): a full queue would drop it
+//! (`drop`) or merge it into a truncated frame (`truncate`). A failure inside
+//! the logger (a log call was in progress) or inside the handling of an
+//! earlier failure skips the marker: logging again would re-enter the
+//! logger. The queued frames are flushed either way.
 
 use core::fmt::Write;
 use core::panic::PanicInfo;
@@ -24,9 +27,18 @@ fn may_log() -> bool {
     first && !hil_transport::is_logging()
 }
 
-/// Sends what the log queue holds, waits for the link to carry it, then ends the run with failure.
-fn flush_and_fail() -> ! {
-    hil_transport::flush();
+/// Sends what the log queue holds, then the `hil:panic` marker with `message`
+/// (if any), waits for the link to carry it, then ends the run with failure.
+fn flush_and_fail(message: Option<&str>) -> ! {
+    // SAFETY: called with interrupts disabled on the way to `exit`: the
+    // failed context never resumes, so a read it held may be released.
+    let _ = unsafe {
+        hil_transport::flush_for_failure(|| {
+            if let Some(message) = message {
+                hil_protocol::emit::panic(message);
+            }
+        })
+    };
     crate::delay::exit_grace();
     crate::exit(false)
 }
@@ -34,16 +46,16 @@ fn flush_and_fail() -> ! {
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
     cortex_m::interrupt::disable();
-    if may_log() {
-        let mut message: Message = Message::new();
+    let log = may_log();
+    let mut message: Message = Message::new();
+    if log {
         // A message too long for the buffer is cut; the error only says so.
         let _ = match info.location() {
             Some(location) => write!(message, "{location}: {}", info.message()),
             None => write!(message, "{}", info.message()),
         };
-        hil_protocol::emit::panic(message.as_str());
     }
-    flush_and_fail()
+    flush_and_fail(log.then(|| message.as_str()))
 }
 
 // cortex-m-rt requires HardFault handlers to be `unsafe fn`: HardFault cannot
@@ -52,10 +64,10 @@ fn panic(info: &PanicInfo) -> ! {
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     // The faulting context never resumes, so nothing it left half-done is used
     // again except the log queue, whose reads and grants are checked.
-    if may_log() {
-        let mut message: Message = Message::new();
+    let log = may_log();
+    let mut message: Message = Message::new();
+    if log {
         let _ = write!(message, "HardFault at pc={:#010x}", frame.pc());
-        hil_protocol::emit::panic(message.as_str());
     }
-    flush_and_fail()
+    flush_and_fail(log.then(|| message.as_str()))
 }

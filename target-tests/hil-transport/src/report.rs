@@ -3,8 +3,11 @@
 //! The logger cannot log while it logs, so the report frame is built here:
 //! the string index of `hil:drop` is learned once, at [`init`](crate::init),
 //! by logging one report in capture mode (the logger records the frame's
-//! first two raw bytes instead of sending it); the frame is then encoded
-//! with defmt's own rzcobs encoder.
+//! raw bytes instead of sending it; the first two are the index); the frame
+//! is then the index, the firmware's defmt timestamp (whatever
+//! `defmt::timestamp!` defines, written by defmt's own timestamp function
+//! while the logger records raw bytes, so the host decodes it like any
+//! frame's) and the count, encoded with defmt's own rzcobs encoder.
 
 use core::cell::Cell;
 
@@ -18,13 +21,23 @@ static PENDING: Mutex<Cell<u32>> = Mutex::new(Cell::new(0));
 /// String index of `hil:drop`, little-endian, once learned.
 static INDEX: Mutex<Cell<Option<[u8; 2]>>> = Mutex::new(Cell::new(None));
 
-/// Longest encoded report: 6 raw bytes, rzcobs overhead and the delimiter.
-const REPORT_MAX: usize = 12;
+/// Longest raw timestamp a report carries, in bytes (a `u64` takes 8; longer
+/// timestamps are cut, and such reports do not decode).
+pub(crate) const TIMESTAMP_MAX: usize = 40;
+
+/// Longest encoded report: index, timestamp and count, rzcobs overhead and the delimiter.
+const REPORT_MAX: usize = {
+    let raw = 2 + TIMESTAMP_MAX + 4;
+    raw + raw / 7 + 2
+};
 
 /// One encoded drop report frame, delimiter included.
 pub(crate) struct ReportFrame {
     bytes: [u8; REPORT_MAX],
     len: usize,
+    /// Frames it reports.
+    #[allow(dead_code)] // Used by the `drop` policy only.
+    pub(crate) count: u32,
 }
 
 impl core::ops::Deref for ReportFrame {
@@ -44,14 +57,38 @@ pub(crate) fn count_drop() {
 }
 
 /// Frames dropped and not yet reported.
-#[cfg(test)]
 pub(crate) fn pending() -> u32 {
     critical_section::with(|cs| PENDING.borrow(cs).get())
+}
+
+/// The report of the pending drops, if any (and once the index is known).
+#[allow(dead_code)] // Used by the `drop` policy only.
+#[inline]
+pub(crate) fn pending_report() -> Option<ReportFrame> {
+    match pending() {
+        0 => None,
+        n => encode(n),
+    }
+}
+
+/// `count` of the pending drops entered the queue in a report.
+#[allow(dead_code)] // Used by the `drop` policy only.
+pub(crate) fn reported(count: u32) {
+    critical_section::with(|cs| {
+        let pending = PENDING.borrow(cs);
+        pending.set(pending.get().saturating_sub(count));
+    });
 }
 
 /// Records the learned string index of `hil:drop`.
 pub(crate) fn set_index(index: [u8; 2]) {
     critical_section::with(|cs| INDEX.borrow(cs).set(Some(index)));
+}
+
+/// The learned string index of `hil:drop`.
+#[cfg(test)]
+pub(crate) fn index() -> Option<[u8; 2]> {
+    critical_section::with(|cs| INDEX.borrow(cs).get())
 }
 
 /// The report frame for `dropped` frames, or `None` before the index is learned.
@@ -60,6 +97,7 @@ pub(crate) fn encode(dropped: u32) -> Option<ReportFrame> {
     let mut frame = ReportFrame {
         bytes: [0; REPORT_MAX],
         len: 0,
+        count: dropped,
     };
     let mut push = |bytes: &[u8]| {
         for &byte in bytes {
@@ -79,6 +117,7 @@ pub(crate) fn encode(dropped: u32) -> Option<ReportFrame> {
     };
     encoder.start_frame(&mut write);
     encoder.write(&index, &mut write);
+    crate::logger::with_timestamp(|timestamp| encoder.write(timestamp, &mut write));
     encoder.write(&dropped.to_le_bytes(), &mut write);
     encoder.end_frame(&mut write);
     Some(frame)
@@ -87,6 +126,11 @@ pub(crate) fn encode(dropped: u32) -> Option<ReportFrame> {
 /// Puts the pending report, if any, into `queue`. False when a report is
 /// pending and does not fit (nothing may go in ahead of it then).
 pub(crate) fn push_pending(queue: &mut impl FrameQueue) -> bool {
+    if cfg!(any(feature = "policy-block", feature = "policy-truncate")) {
+        // Only `drop` reports; compiled out, no other push competes with the
+        // log call's for inlining (the per-call cost).
+        return true;
+    }
     critical_section::with(|cs| {
         let pending = PENDING.borrow(cs);
         if pending.get() == 0 {
@@ -96,7 +140,7 @@ pub(crate) fn push_pending(queue: &mut impl FrameQueue) -> bool {
             // Before `init` the index is unknown; the report waits for it.
             return true;
         };
-        if queue.try_push(&report).is_err() {
+        if queue.try_push_cold(&report).is_err() {
             return false;
         }
         pending.set(0);
@@ -111,6 +155,12 @@ pub(crate) fn test_lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Forgets the pending drops (host tests).
+#[cfg(test)]
+pub(crate) fn reset_pending_for_test() {
+    critical_section::with(|cs| PENDING.borrow(cs).set(0));
+}
+
 /// Resets the statics for a host test.
 #[cfg(test)]
 pub(crate) fn reset_for_test(index: [u8; 2]) {
@@ -123,7 +173,7 @@ mod tests {
     //! The report frame is what the host decodes as `hil:drop n=N`.
 
     #[test]
-    fn a_report_frame_is_rzcobs_of_index_and_count() {
+    fn a_report_frame_is_rzcobs_of_index_timestamp_and_count() {
         let _lock = super::test_lock();
         super::reset_for_test([0x34, 0x12]);
         let frame = super::encode(0x0102_0304).unwrap();
@@ -133,7 +183,11 @@ mod tests {
         let mut encoder = defmt::Encoder::new();
         let mut sink = |b: &[u8]| expected.extend_from_slice(b);
         encoder.start_frame(&mut sink);
-        encoder.write(&[0x34, 0x12, 4, 3, 2, 1], &mut sink);
+        // The host tests' timestamp (`{=u32:us}`, crate::tests) comes between index and count.
+        let mut raw = vec![0x34, 0x12];
+        raw.extend_from_slice(&crate::tests::TIMESTAMP.to_le_bytes());
+        raw.extend_from_slice(&[4, 3, 2, 1]);
+        encoder.write(&raw, &mut sink);
         encoder.end_frame(&mut sink);
         assert_eq!(
             &frame[..],

@@ -49,6 +49,7 @@ impl<const N: usize> Staging<N> {
     }
 
     /// The staged frame, or `None` when it was longer than `N` bytes.
+    #[inline]
     pub(crate) fn frame(&self) -> Option<&[u8]> {
         if self.overflowed {
             None

@@ -109,7 +109,7 @@ mod tests {
         }
         let queued = hil_transport::attempted_bytes() - bytes;
         let sent = suite::sent_bytes();
-        assert_eq!(hil_transport::flush() as u32, queued);
+        assert_eq!(hil_transport::flush().moved as u32, queued);
         assert_eq!(suite::sent_bytes() - sent, queued);
         assert_eq!(s.drain.drain_to_sink(), 0);
     }
