@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Mutation testing of the modules that judge (cargo-mutants): the analysis, the
+# checks, framer, rzcobs, markers, decode, the readers of what the firmware
+# speaks (hil-runner, .cargo/mutants.toml), and hil-transport's policies and
+# counters under each policy (target-tests/.cargo/mutants.toml).
+#
+# Each mutant runs only the fast tests that judge (unit tests, hand-made frame
+# streams, the property tests with HIL_PROPTEST_CASES cases), built with the
+# unoptimised `mutants` profile. Missed mutants make it fail (cargo-mutants
+# exits 2); equivalent mutants are listed, with the reason, in the configs.
+#
+#   host-tests/mutants.sh                  # everything (-j 1)
+#   host-tests/mutants.sh host             # hil-runner only
+#   host-tests/mutants.sh transport        # hil-transport only, all three policies
+#   MUTANTS_JOBS=2 host-tests/mutants.sh   # more parallel builds
+#   MUTANTS_ARGS="--iterate" host-tests/mutants.sh   # skip mutants caught last time
+#
+# Results: mutants.out/ (host) and target-tests/mutants.out.POLICY/ (transport).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what=${1:-all}
+jobs=${MUTANTS_JOBS:-1}
+export HIL_PROPTEST_CASES=${HIL_PROPTEST_CASES:-256}
+# shellcheck disable=SC2206
+extra=(${MUTANTS_ARGS:-})
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+  echo "mutants: install cargo-mutants first: cargo install --locked cargo-mutants" >&2
+  exit 2
+fi
+
+status=0
+if [ "$what" = all ] || [ "$what" = host ]; then
+  echo "mutants: hil-runner (judging modules)"
+  time cargo mutants --jobs "$jobs" --output . "${extra[@]}" || status=$?
+fi
+if [ "$what" = all ] || [ "$what" = transport ]; then
+  for policy in policy-drop policy-truncate policy-block; do
+    echo "mutants: hil-transport with $policy"
+    (cd target-tests && time cargo mutants --jobs "$jobs" --output "mutants.out.$policy" \
+      --features "hil-transport/$policy" "${extra[@]}") || status=$?
+  done
+fi
+exit "$status"
