@@ -14,6 +14,7 @@
 #   host-tests/mutants.sh transport        # hil-transport only, all three policies
 #   MUTANTS_JOBS=2 host-tests/mutants.sh   # more parallel builds
 #   MUTANTS_ARGS="--iterate" host-tests/mutants.sh   # skip mutants caught last time
+#   MUTANTS_ARGS="--in-place" host-tests/mutants.sh  # mutate this tree (reuses target/; do not edit meanwhile)
 #
 # Results: mutants.out/ (host) and target-tests/mutants.out.POLICY/ (transport).
 set -euo pipefail
@@ -24,6 +25,9 @@ jobs=${MUTANTS_JOBS:-1}
 export HIL_PROPTEST_CASES=${HIL_PROPTEST_CASES:-256}
 # shellcheck disable=SC2206
 extra=(${MUTANTS_ARGS:-})
+# --in-place (mutate this tree, reuse its target/) builds one mutant at a time.
+jobs_arg=(--jobs "$jobs")
+if [[ " ${extra[*]} " == *" --in-place "* ]]; then jobs_arg=(); fi
 
 if ! cargo mutants --version >/dev/null 2>&1; then
   echo "mutants: install cargo-mutants first: cargo install --locked cargo-mutants" >&2
@@ -39,13 +43,13 @@ if [ "$what" = all ] || [ "$what" = host ]; then
   mapfile -t targets < <(sed -n 's/^ *"\(--lib\)",$/\1/p; s/^ *"--test", "\([a-z_]*\)",$/--test\n\1/p' .cargo/mutants.toml)
   time cargo test --profile mutants --workspace "${targets[@]}" -q
   echo "mutants: hil-runner (judging modules)"
-  time cargo mutants --jobs "$jobs" --output . --baseline skip --timeout 60 --build-timeout 600 \
+  time cargo mutants "${jobs_arg[@]}" --output . --baseline skip --timeout 60 --build-timeout 600 \
     "${extra[@]}" || status=$?
 fi
 if [ "$what" = all ] || [ "$what" = transport ]; then
   for policy in policy-drop policy-truncate policy-block; do
     echo "mutants: hil-transport with $policy"
-    (cd target-tests && time cargo mutants --jobs "$jobs" --output "mutants.out.$policy" \
+    (cd target-tests && time cargo mutants "${jobs_arg[@]}" --output "mutants.out.$policy" \
       --features "hil-transport/$policy" "${extra[@]}") || status=$?
   done
 fi
