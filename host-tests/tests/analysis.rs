@@ -159,6 +159,27 @@ fn a_gap_is_a_violation_where_no_loss_is_allowed() {
 }
 
 #[test]
+fn a_sequence_number_far_ahead_is_one_gap() {
+    let fw = hil_firmware();
+    let far = 0x0400_0000;
+    let s = begin(&fw, "block").seq(0, 0, 0);
+    let offset = at(&s);
+    let s = s.seq(0, far, 1).stream(0, far + 1);
+    let (_, bytes) = finish(s, 5, 0);
+    let a = analyse(&fw, &bytes, None);
+    assert_eq!(
+        violations(&a),
+        [Violation::Gap {
+            stream: 0,
+            first_missing: 1,
+            last_missing: far - 1,
+            offset
+        }]
+    );
+    assert_eq!(a.summary.missing, u64::from(far) - 1);
+}
+
+#[test]
 fn frames_never_received_at_the_end_of_a_stream_are_a_gap() {
     let fw = hil_firmware();
     let s = begin(&fw, "block").seq(0, 0, 0).seq(0, 1, 1);
@@ -490,12 +511,12 @@ fn truncated(fw: &Firmware, malformed: usize, attempted: u32, truncated: u32) ->
 
 #[test]
 fn truncated_and_merged_frames_that_add_up_pass() {
-    // received 5 + truncated 2 + malformed 2 == attempted 9; malformed frames are
-    // expected under `truncate` and so are the gaps.
+    // received 5 + truncated 2 + malformed 1 == attempted 8 (malformed ≤ truncated);
+    // malformed frames are expected under `truncate` and so are the gaps.
     let fw = hil_firmware();
-    let a = analyse(&fw, &truncated(&fw, 2, 9, 2), None);
+    let a = analyse(&fw, &truncated(&fw, 1, 8, 2), None);
     assert_eq!(violations(&a), []);
-    assert_eq!((a.summary.malformed, a.summary.missing), (2, 2));
+    assert_eq!((a.summary.malformed, a.summary.missing), (1, 2));
 }
 
 #[rstest]

@@ -273,3 +273,21 @@ fn a_malformed_frame_fails_a_suite_whose_tests_all_passed() {
     assert_eq!(j.verdict, Verdict::Fail);
     assert!(j.reason.unwrap().contains("malformed"));
 }
+
+#[test]
+fn the_running_test_has_the_test_timeout_as_its_deadline() {
+    let fw = three();
+    let limits = Limits {
+        test_timeout: Some(Duration::from_secs(5)),
+    };
+    let mut listener = Speaks::of(&fw).listener(&fw, limits);
+    let mut analyzer = Analyzer::new(&fw, DEFAULT_MAX_FRAME_LEN);
+    assert_eq!(listener.deadline(), None, "no test running yet");
+    let at = Instant::now() + Duration::from_secs(100);
+    analyzer.feed(&progress(0, 1, 3), |f| listener.frame(&f, at));
+    assert_eq!(listener.deadline(), Some(at + Duration::from_secs(5)));
+    assert!(!listener.finished());
+    let mut unlimited = Speaks::of(&fw).listener(&fw, Limits::default());
+    analyzer.feed(&progress(1, 2, 3), |f| unlimited.frame(&f, at));
+    assert_eq!(unlimited.deadline(), None, "no --test-timeout");
+}

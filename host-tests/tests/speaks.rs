@@ -367,6 +367,19 @@ fn a_plain_run_that_panicked_is_a_crash_whatever_the_exit(
 }
 
 #[test]
+fn a_plain_run_with_a_hil_panic_marker_is_a_crash_at_its_location() {
+    let fw = plain();
+    let bytes = Stream::new(&fw)
+        .raw(&plain_log(&fw))
+        .panic("src/main.rs:9:5: boom")
+        .bytes;
+    let j = judge(&fw, &bytes, EXIT_0);
+    assert_eq!(j.verdict, Verdict::Crash);
+    assert_eq!(j.reason.as_deref(), Some("src/main.rs:9:5: boom"));
+    assert_eq!(j.tests[0].location.as_deref(), Some("src/main.rs:9"));
+}
+
+#[test]
 fn a_panic_message_at_info_level_is_not_a_crash() {
     let fw = plain();
     let bytes = Stream::new(&fw)
