@@ -163,8 +163,8 @@ pub fn serial_name(serial: QemuSerial) -> &'static str {
 }
 
 /// Runs `once` `repeats` times (at least once) and keeps the run with the
-/// median time to verdict, so one outlier either way moves nothing; a failed
-/// run is kept instead, so the tables show the failure.
+/// median time to verdict, so one outlier either way moves nothing; a run
+/// that does not pass fails the bench (its figures would measure a broken link).
 pub fn median_run(
     repeats: u32,
     mut once: impl FnMut() -> anyhow::Result<RunFigures>,
@@ -172,8 +172,8 @@ pub fn median_run(
     let mut runs = (0..repeats.max(1))
         .map(|_| once())
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some(failed) = runs.iter().position(|r| !r.passed()) {
-        return Ok(runs.swap_remove(failed));
+    for run in &runs {
+        require_pass("a benchmark run", run)?;
     }
     runs.sort_by(|a, b| a.seconds_to_verdict.total_cmp(&b.seconds_to_verdict));
     let median = runs.len() / 2;
@@ -301,13 +301,13 @@ mod tests {
     }
 
     #[test]
-    fn the_median_run_stands_and_a_failed_one_wins() {
+    fn the_median_run_stands_and_a_failed_one_fails_the_bench() {
         let mut times = vec![3.0, 1.0, 2.0].into_iter();
         let run = median_run(3, || Ok(figures(times.next().unwrap(), Verdict::Pass))).unwrap();
         assert_eq!(run.seconds_to_verdict, 2.0);
         let mut verdicts = vec![Verdict::Pass, Verdict::Fail, Verdict::Pass].into_iter();
-        let run = median_run(3, || Ok(figures(1.0, verdicts.next().unwrap()))).unwrap();
-        assert_eq!(run.verdict, "fail");
+        let err = median_run(3, || Ok(figures(1.0, verdicts.next().unwrap()))).unwrap_err();
+        assert!(err.to_string().contains("verdict fail"), "{err}");
         let run = median_run(0, || Ok(figures(4.0, Verdict::Pass))).unwrap();
         assert_eq!(run.seconds_to_verdict, 4.0);
     }

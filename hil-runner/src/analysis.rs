@@ -300,17 +300,20 @@ impl Ledger {
                 u64::from(sent).saturating_sub(received.get(stream).copied().unwrap_or(0))
             })
             .sum();
+        let mut seq_not_sent = Vec::new();
         for (&stream, &sent) in &s.sent {
             if let Some(highest) = self.ordering.highest(stream).filter(|&h| h >= sent) {
-                let v = Violation::SeqNotSent {
+                seq_not_sent.push(Violation::SeqNotSent {
                     stream,
                     n: highest,
                     sent,
-                };
-                self.violations_total += 1;
-                self.violations.push(v);
+                });
             }
         }
+        for v in seq_not_sent {
+            self.push(Some(v));
+        }
+        let s = &mut self.summary;
         s.overflow = self.losses.summary().clone();
         let policy_violations: Vec<Violation> = match s.policy.as_deref() {
             Some("drop") => {

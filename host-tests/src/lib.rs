@@ -5,8 +5,6 @@ use std::path::PathBuf;
 use hil_runner::board::{Board, DEFAULT_BOARD};
 use hil_runner::build::{self, Images};
 use hil_runner::firmware::Firmware;
-use hil_runner::markers::Marker;
-use hil_runner::rzcobs;
 use hil_runner::suites;
 
 /// The board the end-to-end tests run on: `$HIL_BOARD`, else the emulated default.
@@ -29,18 +27,6 @@ pub fn suite(name: &str) -> PathBuf {
 /// The ordering suite's ELF, parsed.
 pub fn ordering_firmware() -> Firmware {
     Firmware::load(&suite("ordering")).expect("ordering ELF loads")
-}
-
-/// One encoded frame (rzcobs, with its delimiter) of `marker` as `firmware` would send it.
-pub fn marker_frame(firmware: &Firmware, marker: &Marker) -> Vec<u8> {
-    let index = firmware
-        .marker_index(marker.kind())
-        .expect("ELF has the marker");
-    let mut raw = index.to_le_bytes().to_vec();
-    marker.write_args(&mut raw);
-    let mut out = Vec::new();
-    rzcobs::encode_frame(&raw, &mut out);
-    out
 }
 
 /// `capture` with the whole frame of sequence number `n` on `stream` (and its delimiter) cut out.
@@ -69,3 +55,14 @@ pub fn cut_seq_frame(firmware: &Firmware, capture: &[u8], stream: u8, n: u32) ->
     (cut, offset as u64)
 }
 pub mod recovery;
+pub mod streams;
+
+pub use streams::marker_frame;
+
+/// Cases a property test runs: `$HIL_PROPTEST_CASES` if set (mutation testing runs fewer), else `default`.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("HIL_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use defmt_decoder::Table;
 use hil_runner::analysis::Analyzer;
 use hil_runner::backend::TargetEnd;
 use hil_runner::firmware::Firmware;
@@ -14,6 +13,7 @@ use hil_runner::framer::DEFAULT_MAX_FRAME_LEN;
 use hil_runner::report::cases::Outcome;
 use hil_runner::report::Verdict;
 use hil_runner::speaks::{Judgement, Limits, Rates, RunEnd, Speaks, Stop};
+use host_tests::streams::{self, frame, str_arg, Entry};
 use rstest::rstest;
 
 /// String indices of the synthetic suite.
@@ -24,46 +24,38 @@ const FIRST_TEST: u16 = 10;
 
 /// A defmt-test suite's table: tests `(name, ignored)` and `DEFMT_TEST_COUNT`.
 fn suite(tests: &[(&str, bool)], count: Option<u32>) -> Firmware {
-    let entry = |tag: &str, raw_tag: &str, format: &str| {
-        let raw = serde_json::json!({
-            "package": "user-firmware", "tag": raw_tag, "data": format,
-            "disambiguator": "1", "crate_name": "passing"
+    let formats: Vec<String> = tests
+        .iter()
+        .map(|(name, ignored)| {
+            let verb = if *ignored { "ignoring" } else { "running" };
+            format!("({{=usize}}/{{=usize}}) {verb} `{name}`...")
+        })
+        .collect();
+    let mut entries = vec![
+        Entry {
+            index: ALL_PASSED,
+            level: "Println",
+            format: "all tests passed!",
+        },
+        Entry {
+            index: PANICKED,
+            level: "Error",
+            format: "panicked at '{=str}'",
+        },
+        Entry {
+            index: INFO,
+            level: "Info",
+            format: "{=str}",
+        },
+    ];
+    for (i, format) in formats.iter().enumerate() {
+        entries.push(Entry {
+            index: FIRST_TEST + i as u16,
+            level: "Println",
+            format,
         });
-        serde_json::json!({ "string": { "tag": tag, "string": format }, "raw_symbol": raw.to_string() })
-    };
-    let mut entries = serde_json::Map::new();
-    entries.insert(
-        ALL_PASSED.to_string(),
-        entry("Println", "defmt_println", "all tests passed!"),
-    );
-    entries.insert(
-        PANICKED.to_string(),
-        entry("Error", "defmt_error", "panicked at '{=str}'"),
-    );
-    entries.insert(INFO.to_string(), entry("Info", "defmt_info", "{=str}"));
-    for (i, (name, ignored)) in tests.iter().enumerate() {
-        let verb = if *ignored { "ignoring" } else { "running" };
-        let format = format!("({{=usize}}/{{=usize}}) {verb} `{name}`...");
-        entries.insert(
-            (FIRST_TEST as usize + i).to_string(),
-            entry("Println", "defmt_println", &format),
-        );
     }
-    let table: Table = serde_json::from_value(serde_json::json!({
-        "timestamp": null, "entries": entries, "bitflags": {}, "encoding": "Rzcobs"
-    }))
-    .expect("a defmt table");
-    Firmware::from_table("suite.elf".as_ref(), table, count, Default::default()).unwrap()
-}
-
-/// One frame on the wire: string index and arguments, rzcobs-encoded, with its delimiter.
-fn frame(index: u16, args: &[u8]) -> Vec<u8> {
-    let mut raw = index.to_le_bytes().to_vec();
-    raw.extend_from_slice(args);
-    let mut out = Vec::new();
-    hil_runner::rzcobs::encode_frame(&raw, &mut out);
-    out.push(0);
-    out
+    streams::firmware(&entries, count)
 }
 
 fn progress(test: u16, number: u32, count: u32) -> Vec<u8> {
@@ -73,9 +65,7 @@ fn progress(test: u16, number: u32, count: u32) -> Vec<u8> {
 }
 
 fn text(index: u16, s: &str) -> Vec<u8> {
-    let mut args = (s.len() as u32).to_le_bytes().to_vec();
-    args.extend_from_slice(s.as_bytes());
-    frame(index, &args)
+    frame(index, &str_arg(s))
 }
 
 /// Judge `stream` of `firmware` as a run that ended with `stop`.
@@ -283,4 +273,22 @@ fn a_malformed_frame_fails_a_suite_whose_tests_all_passed() {
     let j = judge(&fw, &stream, EXIT_0);
     assert_eq!(j.verdict, Verdict::Fail);
     assert!(j.reason.unwrap().contains("malformed"));
+}
+
+#[test]
+fn the_running_test_has_the_test_timeout_as_its_deadline() {
+    let fw = three();
+    let limits = Limits {
+        test_timeout: Some(Duration::from_secs(5)),
+    };
+    let mut listener = Speaks::of(&fw).listener(&fw, limits);
+    let mut analyzer = Analyzer::new(&fw, DEFAULT_MAX_FRAME_LEN);
+    assert_eq!(listener.deadline(), None, "no test running yet");
+    let at = Instant::now() + Duration::from_secs(100);
+    analyzer.feed(&progress(0, 1, 3), |f| listener.frame(&f, at));
+    assert_eq!(listener.deadline(), Some(at + Duration::from_secs(5)));
+    assert!(!listener.finished());
+    let mut unlimited = Speaks::of(&fw).listener(&fw, Limits::default());
+    analyzer.feed(&progress(1, 2, 3), |f| unlimited.frame(&f, at));
+    assert_eq!(unlimited.deadline(), None, "no --test-timeout");
 }

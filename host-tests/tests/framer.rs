@@ -61,14 +61,94 @@ fn oversize_frames_are_skipped_and_counted_and_the_next_frame_survives(#[case] p
     assert_eq!(stats.bytes, stream.len() as u64);
 }
 
-#[test]
-fn memory_stays_bounded_on_a_stream_with_no_delimiter() {
+#[rstest]
+#[case::one_byte(1)]
+#[case::less_than_the_bound(7)]
+#[case::more_than_the_bound(1000)]
+fn memory_stays_bounded_on_a_stream_with_no_delimiter(#[case] piece: usize) {
     let mut framer = Framer::new(32);
-    for _ in 0..1000 {
-        framer.feed(&[0xaa; 1000], |_| panic!("no frame expected"));
-        assert!(framer.pending() <= 1_000_000);
+    let mut fed = 0;
+    while fed < 100_000 {
+        framer.feed(&vec![0xaa; piece], |_| panic!("no frame expected"));
+        fed += piece;
+        assert!(
+            framer.buffered() <= 32,
+            "{} bytes held after {fed}",
+            framer.buffered()
+        );
+        assert_eq!(framer.pending(), fed, "every byte still counted");
     }
-    assert_eq!(framer.finish(), Some((0, 1_000_000)));
+    assert_eq!(framer.pending_offset(), 0);
+    assert_eq!(framer.finish(), Some((0, fed)));
+    assert_eq!(framer.finish(), None, "given up on once");
+    assert_eq!(framer.pending(), 0);
+}
+
+/// A frame of `len` bytes of 0x11, then a delimiter and a frame `\x22`, fed in `pieces`.
+fn frame_of_len(len: usize, max: usize, cuts: &[usize]) -> (Vec<(u64, Vec<u8>)>, Framer) {
+    let mut stream = vec![0x11; len];
+    stream.extend_from_slice(b"\x00\x22\x00");
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for &cut in cuts {
+        pieces.push(&stream[start..cut]);
+        start = cut;
+    }
+    pieces.push(&stream[start..]);
+    frames_of(&pieces, max)
+}
+
+#[rstest]
+#[case::whole(&[])]
+#[case::split_inside(&[5])]
+#[case::split_at_the_delimiter(&[16])]
+#[case::in_three(&[3, 9])]
+#[case::byte_by_byte(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17])]
+fn a_frame_of_exactly_the_maximum_length_passes_one_byte_more_is_oversize(#[case] cuts: &[usize]) {
+    let (frames, framer) = frame_of_len(16, 16, cuts);
+    assert_eq!(frames, vec![(0, vec![0x11; 16]), (17, b"\x22".to_vec())]);
+    assert_eq!(framer.stats().oversize_frames, 0);
+    let cuts: Vec<usize> = cuts.iter().map(|c| c + 1).collect();
+    let (frames, framer) = frame_of_len(17, 16, &cuts);
+    assert_eq!(frames, vec![(18, b"\x22".to_vec())]);
+    let stats = framer.stats();
+    assert_eq!((stats.oversize_frames, stats.oversize_bytes), (1, 17));
+    assert_eq!(stats.bytes, 20);
+}
+
+#[test]
+fn an_oversize_run_fed_in_pieces_counts_all_its_bytes_once() {
+    let mut framer = Framer::new(8);
+    framer.feed(&[1; 5], |_| panic!());
+    framer.feed(&[1; 5], |_| panic!());
+    assert!(framer.buffered() <= 8);
+    framer.feed(&[1; 5], |_| panic!());
+    let mut frames = Vec::new();
+    framer.feed(&[1, 1, 0, 7, 0], |f| {
+        frames.push((f.offset, f.bytes.to_vec()))
+    });
+    assert_eq!(frames, vec![(18, vec![7])]);
+    let stats = framer.stats();
+    assert_eq!((stats.oversize_frames, stats.oversize_bytes), (1, 17));
+    assert_eq!(framer.pending(), 0);
+    assert_eq!(framer.pending_offset(), 20);
+}
+
+#[test]
+fn a_partial_frame_is_pending_with_its_offset() {
+    let mut framer = Framer::new(64);
+    framer.feed(b"\x01\x00\x02\x03", |_| {});
+    assert_eq!(
+        (framer.pending(), framer.buffered(), framer.pending_offset()),
+        (2, 2, 2)
+    );
+    framer.feed(b"\x04", |_| {});
+    assert_eq!(framer.pending(), 3);
+    let mut frames = Vec::new();
+    framer.feed(b"\x00", |f| frames.push((f.offset, f.bytes.to_vec())));
+    assert_eq!(frames, vec![(2, vec![2, 3, 4])]);
+    assert_eq!((framer.pending(), framer.pending_offset()), (0, 6));
+    assert_eq!(framer.finish(), None);
 }
 
 #[test]

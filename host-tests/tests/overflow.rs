@@ -118,6 +118,25 @@ fn a_transport_that_drops_without_counting_is_caught() {
 }
 
 #[test]
+fn a_truncating_transport_that_does_not_count_its_truncations_is_caught() {
+    let r = run_overflow(
+        "test-overflow-truncate-uncounted",
+        &["policy-truncate", "test-uncounted-drops"],
+    );
+    assert_eq!(r.verdict, Verdict::Fail, "{:?}", r.reason);
+    let (_, truncated) = end(&r);
+    assert_eq!(truncated, 0, "the firmware counted nothing");
+    assert!(r.malformed > 0, "yet frames were truncated and merged");
+    let kinds: Vec<&str> = r
+        .violations
+        .iter()
+        .filter_map(|v| v["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["truncation_unaccounted"], "{:?}", r.violations);
+    assert!(r.reason.unwrap().contains("frames lost without a count"));
+}
+
+#[test]
 fn a_link_slower_than_the_board_floor_fails_the_throughput_suite() {
     // The emulated board with a floor no link reaches.
     let dir = tempfile::tempdir().unwrap();

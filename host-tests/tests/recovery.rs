@@ -1,19 +1,22 @@
-//! Property tests of stream recovery: real frame streams of the ordering ELF, corrupted every way, must recover.
+//! Property tests of stream recovery: hil-protocol frame streams, corrupted every way, must recover.
 //!
-//! The same invariants as the fuzz target (`host-tests/fuzz`), with a fixed
-//! seed and 10,000 cases so every commit checks them.
+//! The same invariants as the fuzz target (`host-tests/fuzz`, which uses the
+//! ordering ELF's table), with a fixed seed and 10,000 cases so every commit
+//! checks them (`HIL_PROPTEST_CASES` sets fewer, e.g. for mutation testing).
+//! The frames use a synthetic table with hil-protocol's marker strings
+//! ([`host_tests::streams::hil_firmware`]): no firmware build needed.
 
 use std::sync::OnceLock;
 
 use hil_runner::firmware::Firmware;
-use host_tests::ordering_firmware;
 use host_tests::recovery::{check, Case, Corruption, FrameSpec};
+use host_tests::streams::hil_firmware;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
 fn firmware() -> &'static Firmware {
     static FIRMWARE: OnceLock<Firmware> = OnceLock::new();
-    FIRMWARE.get_or_init(ordering_firmware)
+    FIRMWARE.get_or_init(hil_firmware)
 }
 
 fn frame_spec() -> impl Strategy<Value = FrameSpec> {
@@ -50,7 +53,7 @@ fn case() -> impl Strategy<Value = Case> {
 
 proptest! {
     #![proptest_config(Config {
-        cases: 10_000,
+        cases: host_tests::proptest_cases(10_000),
         rng_seed: RngSeed::Fixed(0x6869_6c5f_7263_7673),
         failure_persistence: None,
         ..Config::default()

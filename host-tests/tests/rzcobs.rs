@@ -4,7 +4,7 @@ use hil_runner::rzcobs::{decode_into, encode_frame};
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, rng_seed: proptest::test_runner::RngSeed::Fixed(0x4849_4c21), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: host_tests::proptest_cases(2000), rng_seed: proptest::test_runner::RngSeed::Fixed(0x4849_4c21), ..ProptestConfig::default() })]
 
     #[test]
     fn decode_inverts_encode_up_to_padding(data in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..400)) {

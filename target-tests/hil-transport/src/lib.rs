@@ -43,7 +43,8 @@
 //!   drain callback.
 //!
 //! The test-only feature `test-uncounted-drops` makes `drop` lose frames
-//! without counting or reporting them: the fault the host's check must catch.
+//! without counting or reporting them, and `truncate` truncate frames without
+//! counting them: the faults the host's checks must catch.
 //!
 //! Independently of the policy, a frame whose encoding is longer than
 //! [`MAX_FRAME`] is dropped whole. Every dropped frame is counted

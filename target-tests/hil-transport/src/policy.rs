@@ -139,6 +139,9 @@ fn dropped_and_reported() -> Delivery {
 /// discard the rest, its closing delimiter included, so the next frame merges
 /// into it. Kept to test that the host recovers; every truncated frame is
 /// counted as dropped, no report is sent.
+///
+/// With the test-only feature `test-uncounted-drops` the truncated frames are
+/// not counted: the loss the host's truncate identity must catch.
 #[allow(dead_code)] // Only the selected policy runs in a build; all are unit-tested.
 pub(crate) struct Truncate;
 
@@ -154,6 +157,15 @@ impl OverflowPolicy for Truncate {
         if queue.push_prefix(frame) > 0 {
             PARTIAL.store(true, Ordering::Relaxed);
         }
+        truncated()
+    }
+}
+
+#[allow(dead_code)] // Used by `Truncate` only.
+fn truncated() -> Delivery {
+    if cfg!(feature = "test-uncounted-drops") {
+        Delivery::Lost
+    } else {
         Delivery::Dropped
     }
 }

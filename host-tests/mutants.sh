@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Mutation testing of the modules that judge (cargo-mutants): the analysis, the
+# checks, framer, rzcobs, markers, decode, the readers of what the firmware
+# speaks (hil-runner, .cargo/mutants.toml), and hil-transport's policies and
+# counters under each policy (target-tests/.cargo/mutants.toml).
+#
+# Each mutant runs only the fast tests that judge (unit tests, hand-made frame
+# streams, the property tests with HIL_PROPTEST_CASES cases), built with the
+# unoptimised `mutants` profile. Missed mutants make it fail (cargo-mutants
+# exits 2); equivalent mutants are listed, with the reason, in the configs.
+#
+#   host-tests/mutants.sh                  # everything (-j 1)
+#   host-tests/mutants.sh host             # hil-runner only
+#   host-tests/mutants.sh transport        # hil-transport only, all three policies
+#   MUTANTS_JOBS=2 host-tests/mutants.sh   # more parallel builds
+#   MUTANTS_ARGS="--iterate" host-tests/mutants.sh   # skip mutants caught last time
+#   MUTANTS_ARGS="--in-place" host-tests/mutants.sh  # mutate this tree (reuses target/; do not edit meanwhile)
+#
+# Results: mutants.out/ (host) and target-tests/mutants.out.POLICY/ (transport).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what=${1:-all}
+jobs=${MUTANTS_JOBS:-1}
+export HIL_PROPTEST_CASES=${HIL_PROPTEST_CASES:-256}
+# shellcheck disable=SC2206
+extra=(${MUTANTS_ARGS:-})
+# --in-place (mutate this tree, reuse its target/) builds one mutant at a time.
+jobs_arg=(--jobs "$jobs")
+if [[ " ${extra[*]} " == *" --in-place "* ]]; then jobs_arg=(); fi
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+  echo "mutants: install cargo-mutants first: cargo install --locked cargo-mutants" >&2
+  exit 2
+fi
+
+status=0
+if [ "$what" = all ] || [ "$what" = host ]; then
+  # cargo-mutants 27 runs its baseline with `-p` of the mutated package only,
+  # where host-tests' targets do not exist: the unmutated run is done here,
+  # with the same test set (.cargo/mutants.toml), and the timeouts are given.
+  echo "mutants: baseline, the test set unmutated"
+  mapfile -t targets < <(sed -n 's/^ *"\(--lib\)",$/\1/p; s/^ *"--test", "\([a-z_]*\)",$/--test\n\1/p' .cargo/mutants.toml)
+  time cargo test --profile mutants --workspace "${targets[@]}" -q
+  echo "mutants: hil-runner (judging modules)"
+  time cargo mutants "${jobs_arg[@]}" --output . --baseline skip --timeout 60 --build-timeout 600 \
+    "${extra[@]}" || status=$?
+fi
+if [ "$what" = all ] || [ "$what" = transport ]; then
+  for policy in policy-drop policy-truncate policy-block; do
+    echo "mutants: hil-transport with $policy"
+    (cd target-tests && time cargo mutants "${jobs_arg[@]}" --output "mutants.out.$policy" \
+      --features "hil-transport/$policy" "${extra[@]}") || status=$?
+  done
+fi
+exit "$status"
