@@ -280,6 +280,7 @@ fn the_running_test_has_the_test_timeout_as_its_deadline() {
     let fw = three();
     let limits = Limits {
         test_timeout: Some(Duration::from_secs(5)),
+        ..Limits::default()
     };
     let mut listener = Speaks::of(&fw).listener(&fw, limits);
     let mut analyzer = Analyzer::new(&fw, DEFAULT_MAX_FRAME_LEN);
