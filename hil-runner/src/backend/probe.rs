@@ -8,8 +8,17 @@
 //! ELF with progress bars (erase, program, verify); reset, arm the HardFault
 //! catch, run. A watcher thread then polls the core: a halt on a breakpoint
 //! or a HardFault ends the test ([`TargetEnd::Halted`], [`TargetEnd::Fault`]);
-//! [`Backend::stop`] halts a core still running. Bytes before the boot marker
-//! are discarded and counted ([`BootGate`]).
+//! a semihosting exit ends it as [`TargetEnd::Exited`], as on QEMU; other
+//! semihosting requests are answered (the command line, console output) and
+//! the core resumes; [`Backend::stop`] halts a core still running. Bytes
+//! before the boot marker are discarded and counted ([`BootGate`]).
+//!
+//! **The board after a run.** The core is left halted: the session is not
+//! closed but parked ([`Sessions`]) for the next run in this process, and
+//! never closed at all, because closing a probe-rs session clears
+//! `DHCSR.C_DEBUGEN`, which lets a halted core run again with no debugger
+//! (its `bkpt` or semihosting call then faults). The next run, in this
+//! process or another, attaches to the halted core and resets it.
 
 pub mod access;
 pub mod progress;
@@ -17,14 +26,14 @@ pub mod real;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 pub use access::{
-    CoreRegister, CoreStatus, FaultCause, FaultRegisters, HaltCause, ProbeAccess, ProbeError,
-    ProbeInfo, TargetControl,
+    Answered, CoreRegister, CoreStatus, FaultCause, FaultRegisters, HaltCause, ProbeAccess,
+    ProbeError, ProbeInfo, Semihosting, TargetControl,
 };
 use progress::FlashBars;
 
@@ -87,11 +96,78 @@ pub fn select_probe(
     }
 }
 
-/// The watcher thread and how it reports.
+/// The watcher thread and how it reports; the thread hands the session back when it stops.
 struct Watcher {
     stop: Arc<AtomicBool>,
     ended: Option<oneshot::Receiver<TargetEnd>>,
-    thread: Option<tokio::task::JoinHandle<()>>,
+    thread: Option<tokio::task::JoinHandle<Box<dyn TargetControl>>>,
+    probe: ProbeInfo,
+    flashed: Option<u64>,
+}
+
+/// A session kept open after a run, with its core halted.
+struct Parked {
+    probe: ProbeInfo,
+    chip: String,
+    ctl: Box<dyn TargetControl>,
+    /// Digest of the image flashed through it ([`image_digest`]).
+    flashed: Option<u64>,
+}
+
+/// Sessions kept open between runs, one per probe and chip: the core stays halted after a
+/// run (closing a session would let it run again), the next run needs no new attach, and an
+/// embedded-test suite is flashed once ([`ProbeBackend::reuse_flashed`]).
+#[derive(Default)]
+pub struct Sessions {
+    parked: Mutex<Vec<Parked>>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.parked.lock().map_or(0, |p| p.len());
+        write!(f, "Sessions({n} parked)")
+    }
+}
+
+impl Sessions {
+    /// The sessions of this process (the real probes): never closed, so cores stay halted.
+    pub fn global() -> Arc<Self> {
+        static GLOBAL: LazyLock<Arc<Sessions>> = LazyLock::new(Arc::default);
+        GLOBAL.clone()
+    }
+
+    /// How many sessions are parked.
+    pub fn len(&self) -> usize {
+        self.parked.lock().map_or(0, |p| p.len())
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn take(&self, probe: &ProbeInfo, chip: &str) -> Option<Parked> {
+        let mut parked = self.parked.lock().ok()?;
+        let at = parked
+            .iter()
+            .position(|p| p.probe.id == probe.id && p.chip == chip)?;
+        Some(parked.swap_remove(at))
+    }
+
+    fn park(&self, parked: Parked) {
+        if let Ok(mut all) = self.parked.lock() {
+            all.push(parked);
+        }
+    }
+}
+
+/// A digest of the ELF's bytes: whether the image on the chip is this one.
+fn image_digest(elf: &Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let bytes = std::fs::read(elf).ok()?;
+    let mut hasher = std::hash::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Runs firmware on a real board through a debug probe.
@@ -105,6 +181,10 @@ pub struct ProbeBackend {
     discarded: Arc<AtomicU64>,
     watcher: Option<Watcher>,
     bars: Option<Box<dyn Fn() -> FlashBars + Send + Sync>>,
+    sessions: Arc<Sessions>,
+    command_line: String,
+    reuse_flashed: bool,
+    output: Arc<Mutex<String>>,
 }
 
 impl ProbeBackend {
@@ -114,6 +194,7 @@ impl ProbeBackend {
     /// its frame are discarded and counted (`None`: nothing is discarded).
     pub fn new(board: &Board, probe: &ProbeBoard, boot_index: Option<u16>) -> Self {
         Self::with_access(board, probe, boot_index, Arc::new(real::ProbeRs::new()))
+            .with_sessions(Sessions::global())
     }
 
     /// A backend that reaches probes through `access` (tests: doubles, or probe-rs's FakeProbe).
@@ -133,7 +214,32 @@ impl ProbeBackend {
             discarded: Arc::new(AtomicU64::new(0)),
             watcher: None,
             bars: None,
+            sessions: Arc::default(),
+            command_line: String::new(),
+            reuse_flashed: false,
+            output: Arc::default(),
         }
+    }
+
+    /// Keep sessions between runs in `sessions` (default: this backend's own; [`Self::new`]:
+    /// the process's, [`Sessions::global`]).
+    pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
+        self.sessions = sessions;
+        self
+    }
+
+    /// The command line the target gets when it asks through semihosting (`SYS_GET_CMDLINE`):
+    /// the arguments joined by spaces, as QEMU's `-semihosting-config arg=..` gives them.
+    pub fn with_command_line(mut self, args: &[String]) -> Self {
+        self.command_line = args.join(" ");
+        self
+    }
+
+    /// Do not flash when the chip already holds this ELF, flashed through a session this
+    /// process parked (an embedded-test suite: flashed for its first test, reset for the others).
+    pub fn reuse_flashed(mut self, reuse: bool) -> Self {
+        self.reuse_flashed = reuse;
+        self
     }
 
     /// Look for serial ports under `roots` instead of `/sys` and `/dev` (tests).
@@ -172,12 +278,13 @@ impl ProbeBackend {
         }
     }
 
-    /// Attach, flash, reset and run, on a blocking thread; a probe-rs panic becomes an error.
+    /// Attach (or take the parked session), flash (unless the image is already there and
+    /// reuse is asked for), reset and run, on a blocking thread; a probe-rs panic becomes an error.
     async fn bring_up(
         &self,
         probe: ProbeInfo,
         elf: &Path,
-    ) -> Result<Box<dyn TargetControl>, BackendError> {
+    ) -> Result<(Box<dyn TargetControl>, Option<u64>), BackendError> {
         let access = self.access.clone();
         let (chip, under_reset) = (self.probe.chip.clone(), self.probe.connect_under_reset);
         let elf: PathBuf = elf.into();
@@ -185,15 +292,31 @@ impl ProbeBackend {
             .bars
             .as_ref()
             .map_or_else(FlashBars::stderr, |make| make());
+        let parked = self.sessions.take(&probe, &chip);
+        let reuse = self.reuse_flashed;
         let task = tokio::task::spawn_blocking(move || {
             let mut bars = bars;
-            let mut ctl = access.attach(&probe, &chip, under_reset)?;
-            tracing::info!(%probe, %chip, "attached; flashing {}", elf.display());
-            let flashed = ctl.flash(&elf, &mut |event| bars.event(event));
-            eprintln!("hil: flash {} to {chip}: {}", elf.display(), bars.summary());
-            flashed?;
+            let digest = image_digest(&elf);
+            let (mut ctl, on_chip) = match parked {
+                Some(parked) => {
+                    tracing::debug!(%probe, %chip, "reusing the parked session");
+                    (parked.ctl, parked.flashed)
+                }
+                None => (access.attach(&probe, &chip, under_reset)?, None),
+            };
+            if reuse && digest.is_some() && on_chip == digest {
+                eprintln!(
+                    "hil: flash {} to {chip}: already there (flashed for the previous test)",
+                    elf.display()
+                );
+            } else {
+                tracing::info!(%probe, %chip, "attached; flashing {}", elf.display());
+                let flashed = ctl.flash(&elf, &mut |event| bars.event(event));
+                eprintln!("hil: flash {} to {chip}: {}", elf.display(), bars.summary());
+                flashed?;
+            }
             ctl.reset_and_run()?;
-            Ok(ctl)
+            Ok((ctl, digest))
         });
         match task.await {
             Ok(result) => result.map_err(|e| self.probe_error(e)),
@@ -216,36 +339,86 @@ fn panic_message(join: tokio::task::JoinError) -> String {
     }
 }
 
-/// Poll the core until it halts, faults, or the backend is told to stop (then halt it).
+/// What the watcher answers the target with, and where console output goes.
+struct Console {
+    command_line: String,
+    output: Arc<Mutex<String>>,
+}
+
+/// Poll the core until it halts, faults, exits or the backend is told to stop (then halt it);
+/// answer semihosting requests on the way. Returns the session, its core halted.
 fn watch(
     mut ctl: Box<dyn TargetControl>,
     stop: Arc<AtomicBool>,
     ended: oneshot::Sender<TargetEnd>,
-) {
-    let end = loop {
-        if stop.load(Ordering::Relaxed) {
-            if let Err(e) = ctl.halt() {
-                tracing::warn!("cannot halt the core at the end of the test: {e}");
+    console: Console,
+) -> Box<dyn TargetControl> {
+    let end =
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                if let Err(e) = ctl.halt() {
+                    tracing::warn!("cannot halt the core at the end of the test: {e}");
+                }
+                return ctl;
             }
-            return;
-        }
-        let status = ctl.status();
-        match status.and_then(|s| access::target_end(ctl.as_mut(), &s)) {
-            Ok(None) => std::thread::sleep(POLL_INTERVAL),
-            Ok(Some(end)) => break end,
-            Err(e) => {
-                break TargetEnd::Killed {
-                    detail: format!("lost the target through the debug probe: {e}"),
+            let status = ctl.status();
+            if let Ok(CoreStatus::Halted(HaltCause::Semihosting(request))) = &status {
+                if !matches!(request, Semihosting::Exit { .. }) {
+                    match answer(ctl.as_mut(), request, &console) {
+                        Ok(()) => continue,
+                        Err(e) => break TargetEnd::Killed {
+                            detail: format!(
+                                "cannot answer the target's semihosting request {request:?}: {e}"
+                            ),
+                        },
+                    }
                 }
             }
-        }
-    };
+            match status.and_then(|s| access::target_end(ctl.as_mut(), &s)) {
+                Ok(None) => std::thread::sleep(POLL_INTERVAL),
+                Ok(Some(end)) => break end,
+                Err(e) => {
+                    break TargetEnd::Killed {
+                        detail: format!("lost the target through the debug probe: {e}"),
+                    }
+                }
+            }
+        };
     tracing::debug!(%end, "target ended");
     let _ = ended.send(end);
     // Keep the session (and the halted core) until the runner stops the backend.
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(POLL_INTERVAL);
     }
+    // A core that ended without halting (a lost target) is halted if it can be.
+    if !matches!(ctl.status(), Ok(CoreStatus::Halted(_))) {
+        if let Err(e) = ctl.halt() {
+            tracing::warn!("cannot halt the core at the end of the test: {e}");
+        }
+    }
+    ctl
+}
+
+/// Answer a semihosting request (not an exit) and let the core run on.
+fn answer(
+    ctl: &mut dyn TargetControl,
+    request: &Semihosting,
+    console: &Console,
+) -> Result<(), ProbeError> {
+    if *request == Semihosting::CommandLine {
+        tracing::debug!(
+            command_line = console.command_line,
+            "answering SYS_GET_CMDLINE"
+        );
+    }
+    let answered = ctl.answer_semihosting(&console.command_line)?;
+    if let Some(text) = answered.output {
+        eprint!("{text}");
+        if let Ok(mut all) = console.output.lock() {
+            all.push_str(&text);
+        }
+    }
+    ctl.resume()
 }
 
 impl Backend for ProbeBackend {
@@ -300,7 +473,7 @@ impl Backend for ProbeBackend {
             Err(e) => return Err(self.serial_error(e)),
         };
 
-        let ctl = self.bring_up(chosen, elf).await?;
+        let (ctl, flashed) = self.bring_up(chosen.clone(), elf).await?;
         let source = PortSource::new(
             self.probe.serial.port.clone(),
             self.probe.serial.baud,
@@ -314,12 +487,18 @@ impl Backend for ProbeBackend {
         let (tx, rx) = oneshot::channel();
         let thread = {
             let stop = stop.clone();
-            tokio::task::spawn_blocking(move || watch(ctl, stop, tx))
+            let console = Console {
+                command_line: self.command_line.clone(),
+                output: self.output.clone(),
+            };
+            tokio::task::spawn_blocking(move || watch(ctl, stop, tx, console))
         };
         self.watcher = Some(Watcher {
             stop,
             ended: Some(rx),
             thread: Some(thread),
+            probe: chosen,
+            flashed,
         });
         Ok(match self.boot_index {
             Some(index) => {
@@ -349,9 +528,21 @@ impl Backend for ProbeBackend {
         if let Some(w) = self.watcher.as_mut() {
             w.stop.store(true, Ordering::Relaxed);
             if let Some(thread) = w.thread.take() {
-                let _ = thread.await;
+                // A watcher that panicked took its session down with it.
+                if let Ok(ctl) = thread.await {
+                    self.sessions.park(Parked {
+                        probe: w.probe.clone(),
+                        chip: self.probe.chip.clone(),
+                        ctl,
+                        flashed: w.flashed,
+                    });
+                }
             }
         }
+    }
+
+    fn target_output(&self) -> String {
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
     fn discarded_before_boot(&self) -> u64 {
