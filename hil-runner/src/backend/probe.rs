@@ -23,10 +23,12 @@
 pub mod access;
 pub mod progress;
 pub mod real;
+mod sessions;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -36,6 +38,9 @@ pub use access::{
     ProbeError, ProbeInfo, Semihosting, TargetControl,
 };
 use progress::FlashBars;
+pub use sessions::Sessions;
+use sessions::{image_digest, Parked};
+use watch::{watch, Console};
 
 use super::{Backend, BackendError, TargetEnd};
 use crate::board::{Board, ProbeBoard, UsbId};
@@ -103,71 +108,6 @@ struct Watcher {
     thread: Option<tokio::task::JoinHandle<Box<dyn TargetControl>>>,
     probe: ProbeInfo,
     flashed: Option<u64>,
-}
-
-/// A session kept open after a run, with its core halted.
-struct Parked {
-    probe: ProbeInfo,
-    chip: String,
-    ctl: Box<dyn TargetControl>,
-    /// Digest of the image flashed through it ([`image_digest`]).
-    flashed: Option<u64>,
-}
-
-/// Sessions kept open between runs, one per probe and chip: the core stays halted after a
-/// run (closing a session would let it run again), the next run needs no new attach, and an
-/// embedded-test suite is flashed once ([`ProbeBackend::reuse_flashed`]).
-#[derive(Default)]
-pub struct Sessions {
-    parked: Mutex<Vec<Parked>>,
-}
-
-impl std::fmt::Debug for Sessions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.parked.lock().map_or(0, |p| p.len());
-        write!(f, "Sessions({n} parked)")
-    }
-}
-
-impl Sessions {
-    /// The sessions of this process (the real probes): never closed, so cores stay halted.
-    pub fn global() -> Arc<Self> {
-        static GLOBAL: LazyLock<Arc<Sessions>> = LazyLock::new(Arc::default);
-        GLOBAL.clone()
-    }
-
-    /// How many sessions are parked.
-    pub fn len(&self) -> usize {
-        self.parked.lock().map_or(0, |p| p.len())
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn take(&self, probe: &ProbeInfo, chip: &str) -> Option<Parked> {
-        let mut parked = self.parked.lock().ok()?;
-        let at = parked
-            .iter()
-            .position(|p| p.probe.id == probe.id && p.chip == chip)?;
-        Some(parked.swap_remove(at))
-    }
-
-    fn park(&self, parked: Parked) {
-        if let Ok(mut all) = self.parked.lock() {
-            all.push(parked);
-        }
-    }
-}
-
-/// A digest of the ELF's bytes: whether the image on the chip is this one.
-fn image_digest(elf: &Path) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let bytes = std::fs::read(elf).ok()?;
-    let mut hasher = std::hash::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    Some(hasher.finish())
 }
 
 /// Runs firmware on a real board through a debug probe.
@@ -337,88 +277,6 @@ fn panic_message(join: tokio::task::JoinError) -> String {
             .unwrap_or_else(|| "(no message)".into()),
         Err(e) => e.to_string(),
     }
-}
-
-/// What the watcher answers the target with, and where console output goes.
-struct Console {
-    command_line: String,
-    output: Arc<Mutex<String>>,
-}
-
-/// Poll the core until it halts, faults, exits or the backend is told to stop (then halt it);
-/// answer semihosting requests on the way. Returns the session, its core halted.
-fn watch(
-    mut ctl: Box<dyn TargetControl>,
-    stop: Arc<AtomicBool>,
-    ended: oneshot::Sender<TargetEnd>,
-    console: Console,
-) -> Box<dyn TargetControl> {
-    let end =
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                if let Err(e) = ctl.halt() {
-                    tracing::warn!("cannot halt the core at the end of the test: {e}");
-                }
-                return ctl;
-            }
-            let status = ctl.status();
-            if let Ok(CoreStatus::Halted(HaltCause::Semihosting(request))) = &status {
-                if !matches!(request, Semihosting::Exit { .. }) {
-                    match answer(ctl.as_mut(), request, &console) {
-                        Ok(()) => continue,
-                        Err(e) => break TargetEnd::Killed {
-                            detail: format!(
-                                "cannot answer the target's semihosting request {request:?}: {e}"
-                            ),
-                        },
-                    }
-                }
-            }
-            match status.and_then(|s| access::target_end(ctl.as_mut(), &s)) {
-                Ok(None) => std::thread::sleep(POLL_INTERVAL),
-                Ok(Some(end)) => break end,
-                Err(e) => {
-                    break TargetEnd::Killed {
-                        detail: format!("lost the target through the debug probe: {e}"),
-                    }
-                }
-            }
-        };
-    tracing::debug!(%end, "target ended");
-    let _ = ended.send(end);
-    // Keep the session (and the halted core) until the runner stops the backend.
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(POLL_INTERVAL);
-    }
-    // A core that ended without halting (a lost target) is halted if it can be.
-    if !matches!(ctl.status(), Ok(CoreStatus::Halted(_))) {
-        if let Err(e) = ctl.halt() {
-            tracing::warn!("cannot halt the core at the end of the test: {e}");
-        }
-    }
-    ctl
-}
-
-/// Answer a semihosting request (not an exit) and let the core run on.
-fn answer(
-    ctl: &mut dyn TargetControl,
-    request: &Semihosting,
-    console: &Console,
-) -> Result<(), ProbeError> {
-    if *request == Semihosting::CommandLine {
-        tracing::debug!(
-            command_line = console.command_line,
-            "answering SYS_GET_CMDLINE"
-        );
-    }
-    let answered = ctl.answer_semihosting(&console.command_line)?;
-    if let Some(text) = answered.output {
-        eprint!("{text}");
-        if let Ok(mut all) = console.output.lock() {
-            all.push_str(&text);
-        }
-    }
-    ctl.resume()
 }
 
 impl Backend for ProbeBackend {
