@@ -37,6 +37,9 @@ pub struct Summary {
     pub bytes: u64,
     /// Bytes a real board's serial port gave before the boot marker, discarded (not in `bytes`).
     pub discarded_before_boot: u64,
+    /// What the target wrote through semihosting (real boards: `SYS_WRITE0`, `SYS_WRITE` to `:tt`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub semihosting_output: String,
     /// Valid frames (markers and log frames).
     pub frames: u64,
     /// Frames rejected by the decoder.

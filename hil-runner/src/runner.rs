@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub test_args: TestArgs,
     /// The command line the target gets through semihosting (`SYS_GET_CMDLINE`).
     pub semihosting_args: Vec<String>,
+    /// Real boards: do not flash an image this process already flashed on the board
+    /// (an embedded-test suite is flashed once, then reset for each test).
+    pub reuse_flashed: bool,
     /// Printed before each log line (the test's name, when tests run side by side).
     pub log_prefix: Option<String>,
     /// How log lines are printed: defmt-print's `--log-format` (default: `default` with locations).
@@ -81,6 +84,7 @@ impl RunOptions {
             limits: Limits::default(),
             test_args: TestArgs::default(),
             semihosting_args: Vec::new(),
+            reuse_flashed: false,
             log_prefix: None,
             log_format: None,
         }
@@ -154,7 +158,9 @@ pub async fn run_with<'t>(
         }
         BoardKind::Probe(p) => {
             let boot = firmware.marker_index(crate::markers::MarkerKind::Boot);
-            let backend = ProbeBackend::new(&opts.board, p, boot);
+            let backend = ProbeBackend::new(&opts.board, p, boot)
+                .with_command_line(&opts.semihosting_args)
+                .reuse_flashed(opts.reuse_flashed);
             run_on(backend, firmware, opts, capture, listener).await
         }
     };
@@ -272,6 +278,7 @@ async fn run_on<'t>(
     };
     let mut analysis = analyzer.finish(Some(&opts.board.name));
     analysis.summary.discarded_before_boot = backend.discarded_before_boot();
+    analysis.summary.semihosting_output = backend.target_output();
     let end = RunEnd {
         stop: &stop,
         analysis: &analysis,

@@ -53,6 +53,15 @@ pub enum FaultCause {
     HardFault,
     /// The core locked up.
     Lockup,
+    /// The MemManage handler was entered (a real board's vector catch; ARMv7-M and ARMv8-M).
+    MemManage,
+    /// The BusFault handler was entered (a real board's vector catch).
+    BusFault,
+    /// The UsageFault handler was entered (a real board's vector catch).
+    UsageFault,
+    /// The core was reset (a real board's reset vector catch: a watchdog, a reset on panic,
+    /// `SYSRESETREQ`): the registers are those at the reset vector, not of a fault.
+    Reset,
 }
 
 /// The registers of a fault: where it happened and the fault status registers.
@@ -117,6 +126,10 @@ impl fmt::Display for FaultRegisters {
         let cause = match self.cause {
             FaultCause::HardFault => "HardFault",
             FaultCause::Lockup => "core locked up",
+            FaultCause::MemManage => "MemManage fault",
+            FaultCause::BusFault => "BusFault",
+            FaultCause::UsageFault => "UsageFault",
+            FaultCause::Reset => "core reset (caught by the reset vector catch: a watchdog, a reset on panic, or SYSRESETREQ)",
         };
         write!(
             f,
@@ -177,7 +190,8 @@ pub fn fault_registers<A: FaultAccess + ?Sized>(
         bfar,
     };
     // EXC_RETURN (0xFxxx_xxxx): the frame r0-r3, r12, lr, pc, xpsr is on MSP or PSP (bit 2).
-    if lr >> 28 == 0xF {
+    // 0xFFFF_FFFF is LR's value out of reset, not an EXC_RETURN.
+    if lr >> 28 == 0xF && lr != u32::MAX && cause != FaultCause::Reset {
         let sp_register = if lr & 0x4 != 0 {
             CoreRegister::Psp
         } else {

@@ -144,4 +144,10 @@ pub trait Backend: Send {
     fn discarded_before_boot(&self) -> u64 {
         0
     }
+
+    /// What the target wrote to the host's console through semihosting (real boards; QEMU
+    /// prints it on its own stdout).
+    fn target_output(&self) -> String {
+        String::new()
+    }
 }

@@ -8,25 +8,39 @@
 //! ELF with progress bars (erase, program, verify); reset, arm the HardFault
 //! catch, run. A watcher thread then polls the core: a halt on a breakpoint
 //! or a HardFault ends the test ([`TargetEnd::Halted`], [`TargetEnd::Fault`]);
-//! [`Backend::stop`] halts a core still running. Bytes before the boot marker
-//! are discarded and counted ([`BootGate`]).
+//! a semihosting exit ends it as [`TargetEnd::Exited`], as on QEMU; other
+//! semihosting requests are answered (the command line, console output) and
+//! the core resumes; [`Backend::stop`] halts a core still running. Bytes
+//! before the boot marker are discarded and counted ([`BootGate`]).
+//!
+//! **The board after a run.** The core is left halted: the session is not
+//! closed but parked ([`Sessions`]) for the next run in this process, and
+//! never closed at all, because closing a probe-rs session clears
+//! `DHCSR.C_DEBUGEN`, which lets a halted core run again with no debugger
+//! (its `bkpt` or semihosting call then faults). The next run, in this
+//! process or another, attaches to the halted core and resets it.
 
 pub mod access;
 pub mod progress;
 pub mod real;
+mod sessions;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 pub use access::{
-    CoreRegister, CoreStatus, FaultCause, FaultRegisters, HaltCause, ProbeAccess, ProbeError,
-    ProbeInfo, TargetControl,
+    Answered, CoreRegister, CoreStatus, FaultCause, FaultRegisters, HaltCause, ProbeAccess,
+    ProbeError, ProbeInfo, Semihosting, TargetControl,
 };
 use progress::FlashBars;
+pub use sessions::Sessions;
+use sessions::{image_digest, Parked};
+use watch::{watch, Console};
 
 use super::{Backend, BackendError, TargetEnd};
 use crate::board::{Board, ProbeBoard, UsbId};
@@ -87,11 +101,13 @@ pub fn select_probe(
     }
 }
 
-/// The watcher thread and how it reports.
+/// The watcher thread and how it reports; the thread hands the session back when it stops.
 struct Watcher {
     stop: Arc<AtomicBool>,
     ended: Option<oneshot::Receiver<TargetEnd>>,
-    thread: Option<tokio::task::JoinHandle<()>>,
+    thread: Option<tokio::task::JoinHandle<Box<dyn TargetControl>>>,
+    probe: ProbeInfo,
+    flashed: Option<u64>,
 }
 
 /// Runs firmware on a real board through a debug probe.
@@ -105,6 +121,10 @@ pub struct ProbeBackend {
     discarded: Arc<AtomicU64>,
     watcher: Option<Watcher>,
     bars: Option<Box<dyn Fn() -> FlashBars + Send + Sync>>,
+    sessions: Arc<Sessions>,
+    command_line: String,
+    reuse_flashed: bool,
+    output: Arc<Mutex<String>>,
 }
 
 impl ProbeBackend {
@@ -114,6 +134,7 @@ impl ProbeBackend {
     /// its frame are discarded and counted (`None`: nothing is discarded).
     pub fn new(board: &Board, probe: &ProbeBoard, boot_index: Option<u16>) -> Self {
         Self::with_access(board, probe, boot_index, Arc::new(real::ProbeRs::new()))
+            .with_sessions(Sessions::global())
     }
 
     /// A backend that reaches probes through `access` (tests: doubles, or probe-rs's FakeProbe).
@@ -133,7 +154,32 @@ impl ProbeBackend {
             discarded: Arc::new(AtomicU64::new(0)),
             watcher: None,
             bars: None,
+            sessions: Arc::default(),
+            command_line: String::new(),
+            reuse_flashed: false,
+            output: Arc::default(),
         }
+    }
+
+    /// Keep sessions between runs in `sessions` (default: this backend's own; [`Self::new`]:
+    /// the process's, [`Sessions::global`]).
+    pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
+        self.sessions = sessions;
+        self
+    }
+
+    /// The command line the target gets when it asks through semihosting (`SYS_GET_CMDLINE`):
+    /// the arguments joined by spaces, as QEMU's `-semihosting-config arg=..` gives them.
+    pub fn with_command_line(mut self, args: &[String]) -> Self {
+        self.command_line = args.join(" ");
+        self
+    }
+
+    /// Do not flash when the chip already holds this ELF, flashed through a session this
+    /// process parked (an embedded-test suite: flashed for its first test, reset for the others).
+    pub fn reuse_flashed(mut self, reuse: bool) -> Self {
+        self.reuse_flashed = reuse;
+        self
     }
 
     /// Look for serial ports under `roots` instead of `/sys` and `/dev` (tests).
@@ -172,12 +218,13 @@ impl ProbeBackend {
         }
     }
 
-    /// Attach, flash, reset and run, on a blocking thread; a probe-rs panic becomes an error.
+    /// Attach (or take the parked session), flash (unless the image is already there and
+    /// reuse is asked for), reset and run, on a blocking thread; a probe-rs panic becomes an error.
     async fn bring_up(
         &self,
         probe: ProbeInfo,
         elf: &Path,
-    ) -> Result<Box<dyn TargetControl>, BackendError> {
+    ) -> Result<(Box<dyn TargetControl>, Option<u64>), BackendError> {
         let access = self.access.clone();
         let (chip, under_reset) = (self.probe.chip.clone(), self.probe.connect_under_reset);
         let elf: PathBuf = elf.into();
@@ -185,15 +232,31 @@ impl ProbeBackend {
             .bars
             .as_ref()
             .map_or_else(FlashBars::stderr, |make| make());
+        let parked = self.sessions.take(&probe, &chip);
+        let reuse = self.reuse_flashed;
         let task = tokio::task::spawn_blocking(move || {
             let mut bars = bars;
-            let mut ctl = access.attach(&probe, &chip, under_reset)?;
-            tracing::info!(%probe, %chip, "attached; flashing {}", elf.display());
-            let flashed = ctl.flash(&elf, &mut |event| bars.event(event));
-            eprintln!("hil: flash {} to {chip}: {}", elf.display(), bars.summary());
-            flashed?;
+            let digest = image_digest(&elf);
+            let (mut ctl, on_chip) = match parked {
+                Some(parked) => {
+                    tracing::debug!(%probe, %chip, "reusing the parked session");
+                    (parked.ctl, parked.flashed)
+                }
+                None => (access.attach(&probe, &chip, under_reset)?, None),
+            };
+            if reuse && digest.is_some() && on_chip == digest {
+                eprintln!(
+                    "hil: flash {} to {chip}: already there (flashed for the previous test)",
+                    elf.display()
+                );
+            } else {
+                tracing::info!(%probe, %chip, "attached; flashing {}", elf.display());
+                let flashed = ctl.flash(&elf, &mut |event| bars.event(event));
+                eprintln!("hil: flash {} to {chip}: {}", elf.display(), bars.summary());
+                flashed?;
+            }
             ctl.reset_and_run()?;
-            Ok(ctl)
+            Ok((ctl, digest))
         });
         match task.await {
             Ok(result) => result.map_err(|e| self.probe_error(e)),
@@ -213,38 +276,6 @@ fn panic_message(join: tokio::task::JoinError) -> String {
             .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_else(|| "(no message)".into()),
         Err(e) => e.to_string(),
-    }
-}
-
-/// Poll the core until it halts, faults, or the backend is told to stop (then halt it).
-fn watch(
-    mut ctl: Box<dyn TargetControl>,
-    stop: Arc<AtomicBool>,
-    ended: oneshot::Sender<TargetEnd>,
-) {
-    let end = loop {
-        if stop.load(Ordering::Relaxed) {
-            if let Err(e) = ctl.halt() {
-                tracing::warn!("cannot halt the core at the end of the test: {e}");
-            }
-            return;
-        }
-        let status = ctl.status();
-        match status.and_then(|s| access::target_end(ctl.as_mut(), &s)) {
-            Ok(None) => std::thread::sleep(POLL_INTERVAL),
-            Ok(Some(end)) => break end,
-            Err(e) => {
-                break TargetEnd::Killed {
-                    detail: format!("lost the target through the debug probe: {e}"),
-                }
-            }
-        }
-    };
-    tracing::debug!(%end, "target ended");
-    let _ = ended.send(end);
-    // Keep the session (and the halted core) until the runner stops the backend.
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(POLL_INTERVAL);
     }
 }
 
@@ -300,7 +331,7 @@ impl Backend for ProbeBackend {
             Err(e) => return Err(self.serial_error(e)),
         };
 
-        let ctl = self.bring_up(chosen, elf).await?;
+        let (ctl, flashed) = self.bring_up(chosen.clone(), elf).await?;
         let source = PortSource::new(
             self.probe.serial.port.clone(),
             self.probe.serial.baud,
@@ -314,12 +345,18 @@ impl Backend for ProbeBackend {
         let (tx, rx) = oneshot::channel();
         let thread = {
             let stop = stop.clone();
-            tokio::task::spawn_blocking(move || watch(ctl, stop, tx))
+            let console = Console {
+                command_line: self.command_line.clone(),
+                output: self.output.clone(),
+            };
+            tokio::task::spawn_blocking(move || watch(ctl, stop, tx, console))
         };
         self.watcher = Some(Watcher {
             stop,
             ended: Some(rx),
             thread: Some(thread),
+            probe: chosen,
+            flashed,
         });
         Ok(match self.boot_index {
             Some(index) => {
@@ -349,9 +386,21 @@ impl Backend for ProbeBackend {
         if let Some(w) = self.watcher.as_mut() {
             w.stop.store(true, Ordering::Relaxed);
             if let Some(thread) = w.thread.take() {
-                let _ = thread.await;
+                // A watcher that panicked took its session down with it.
+                if let Ok(ctl) = thread.await {
+                    self.sessions.park(Parked {
+                        probe: w.probe.clone(),
+                        chip: self.probe.chip.clone(),
+                        ctl,
+                        flashed: w.flashed,
+                    });
+                }
             }
         }
+    }
+
+    fn target_output(&self) -> String {
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
     fn discarded_before_boot(&self) -> u64 {

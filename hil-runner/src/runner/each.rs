@@ -119,6 +119,8 @@ async fn run_one(
 ) -> Result<TestReport, RunError> {
     let mut run = opts.clone();
     run.semihosting_args = test.command_line().to_vec();
+    // A real board is flashed for the first test and only reset for the others.
+    run.reuse_flashed = true;
     run.log_prefix = Some(test.name.clone());
     run.timeout = test
         .timeout

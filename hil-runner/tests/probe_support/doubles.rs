@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use hil_runner::backend::probe::progress::{FlashBars, FlashEvent, FlashOperation};
 use hil_runner::backend::probe::{
-    CoreRegister, CoreStatus, ProbeAccess, ProbeBackend, ProbeError, ProbeInfo, TargetControl,
+    Answered, CoreRegister, CoreStatus, HaltCause, ProbeAccess, ProbeBackend, ProbeError,
+    ProbeInfo, Semihosting, TargetControl,
 };
 use hil_runner::backend::{Backend, TargetEnd};
 use hil_runner::board::{Board, BoardKind, ProbeBoard};
@@ -15,28 +16,58 @@ use hil_runner::board::{Board, BoardKind, ProbeBoard};
 /// What the doubles were asked to do, in order.
 pub type Log = Arc<Mutex<Vec<String>>>;
 
-/// A chip whose core goes through `statuses` (the last one stays).
+/// A chip that behaves like a core under a debugger: it goes through `statuses` while it
+/// runs (one per status poll; the last one stays), a halt stays until the host resumes or
+/// resets it, registers can only be read while halted (probe-rs refuses otherwise), a
+/// locked-up core is not halted until the host halts it, a semihosting call halts with its
+/// operation in `r0`, and each reset starts the next script of `later_runs` (if any).
 pub struct Scripted {
     pub statuses: VecDeque<CoreStatus>,
+    /// The scripts of the runs after the second, third ... reset.
+    pub later_runs: VecDeque<Vec<CoreStatus>>,
     pub registers: HashMap<CoreRegister, u32>,
     pub memory: HashMap<u32, u32>,
     pub fault_status: bool,
     pub flash_fails: bool,
     /// `status` panics, as probe-rs may deep inside a driver.
     pub status_panics: bool,
+    /// Console output the semihosting requests carry, in order (`SYS_WRITE0` ...).
+    pub console: VecDeque<String>,
     pub log: Log,
+    /// The core's state now.
+    pub now: CoreStatus,
+    resets: usize,
 }
 
 impl Scripted {
     pub fn new(statuses: &[CoreStatus]) -> Self {
         Self {
             statuses: statuses.iter().cloned().collect(),
+            later_runs: VecDeque::new(),
             registers: HashMap::new(),
             memory: HashMap::new(),
             fault_status: true,
             flash_fails: false,
             status_panics: false,
+            console: VecDeque::new(),
             log: Log::default(),
+            now: CoreStatus::Running,
+            resets: 0,
+        }
+    }
+
+    fn push(&self, entry: String) {
+        self.log.lock().unwrap().push(entry);
+    }
+
+    fn halted(&self) -> bool {
+        matches!(self.now, CoreStatus::Halted(_))
+    }
+
+    fn refuse(action: &'static str) -> ProbeError {
+        ProbeError::Core {
+            action,
+            message: "the core is not halted".into(),
         }
     }
 }
@@ -47,7 +78,7 @@ impl TargetControl for Scripted {
         elf: &Path,
         progress: &mut dyn FnMut(FlashEvent),
     ) -> Result<(), ProbeError> {
-        self.log.lock().unwrap().push("flash".into());
+        self.push("flash".into());
         progress(FlashEvent::Planned {
             operation: FlashOperation::Erase,
             total: Some(16384),
@@ -68,28 +99,81 @@ impl TargetControl for Scripted {
         Ok(())
     }
     fn reset_and_run(&mut self) -> Result<(), ProbeError> {
-        self.log.lock().unwrap().push("reset_and_run".into());
+        self.push("reset_and_run".into());
+        if self.resets > 0 {
+            if let Some(next) = self.later_runs.pop_front() {
+                self.statuses = next.into();
+            }
+        }
+        self.resets += 1;
+        self.now = CoreStatus::Running;
         Ok(())
     }
     fn status(&mut self) -> Result<CoreStatus, ProbeError> {
         assert!(!self.status_panics, "scripted panic in status");
-        if self.statuses.len() > 1 {
-            return Ok(self.statuses.pop_front().unwrap());
+        if self.halted() {
+            return Ok(self.now.clone());
         }
-        Ok(self
-            .statuses
-            .front()
-            .cloned()
-            .unwrap_or(CoreStatus::Running))
+        let next = if self.statuses.len() > 1 {
+            self.statuses.pop_front().unwrap()
+        } else {
+            self.statuses
+                .front()
+                .cloned()
+                .unwrap_or(CoreStatus::Running)
+        };
+        // A semihosting call leaves its operation in r0, as on a real core.
+        if let CoreStatus::Halted(HaltCause::Semihosting(request)) = &next {
+            let operation = match request {
+                Semihosting::Exit { .. } => 0x18,
+                Semihosting::CommandLine => 0x15,
+                Semihosting::Other { operation } => *operation,
+            };
+            self.registers.insert(CoreRegister::R0, operation);
+        }
+        self.now = next.clone();
+        Ok(next)
     }
     fn read_register(&mut self, register: CoreRegister) -> Result<u32, ProbeError> {
+        if !self.halted() {
+            return Err(Self::refuse("read a core register"));
+        }
         Ok(self.registers.get(&register).copied().unwrap_or(0))
     }
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError> {
         Ok(self.memory.get(&address).copied().unwrap_or(0))
     }
     fn halt(&mut self) -> Result<(), ProbeError> {
-        self.log.lock().unwrap().push("halt".into());
+        if !self.halted() {
+            self.push("halt".into());
+            self.now = CoreStatus::Halted(HaltCause::Other("Request".into()));
+        }
+        Ok(())
+    }
+    fn answer_semihosting(&mut self, command_line: &str) -> Result<Answered, ProbeError> {
+        let CoreStatus::Halted(HaltCause::Semihosting(request)) = &self.now else {
+            return Err(Self::refuse("answer a semihosting request"));
+        };
+        let mut answered = Answered::default();
+        match request {
+            Semihosting::CommandLine => self.push(format!("cmdline {command_line:?}")),
+            Semihosting::Other { operation } => {
+                self.push(format!("semihosting {operation:#x}"));
+                // SYS_WRITEC, SYS_WRITE0, SYS_WRITE carry output.
+                if matches!(operation, 0x03..=0x05) {
+                    answered.output = self.console.pop_front();
+                }
+            }
+            Semihosting::Exit { .. } => panic!("an exit is not answered"),
+        }
+        Ok(answered)
+    }
+    fn resume(&mut self) -> Result<(), ProbeError> {
+        if !self.halted() {
+            return Err(Self::refuse("resume the core"));
+        }
+        self.push("resume".into());
+        self.now = CoreStatus::Running;
         Ok(())
     }
     fn has_fault_status(&self) -> bool {
@@ -161,6 +245,19 @@ pub fn pty(dir: &Path) -> (serialport::TTYPort, PathBuf) {
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(serialport::SerialPort::name(&slave).unwrap(), &link).unwrap();
     (master, link)
+}
+
+/// A semihosting halt.
+pub fn semihosting(request: Semihosting) -> CoreStatus {
+    CoreStatus::Halted(HaltCause::Semihosting(request))
+}
+
+/// A semihosting exit with `code`.
+pub fn exit(code: i32) -> CoreStatus {
+    semihosting(Semihosting::Exit {
+        code,
+        detail: String::new(),
+    })
 }
 
 /// A backend over `access` with hidden progress bars.

@@ -106,12 +106,46 @@ pub trait ProbeAccess: Send + Sync {
 /// Why a core is halted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HaltCause {
-    /// A breakpoint (`bkpt`, or a hardware breakpoint).
+    /// A breakpoint (`bkpt`, or a hardware breakpoint) that is not a semihosting call.
     Breakpoint,
-    /// An exception the debugger catches (the HardFault vector catch).
+    /// A semihosting call (`bkpt 0xAB`): the operation, decoded from `r0`/`r1`.
+    Semihosting(Semihosting),
+    /// An exception the debugger catches (a vector catch: HardFault, the other faults, reset).
     Exception,
     /// Anything else (a debugger request, a step ...), as probe-rs names it.
     Other(String),
+}
+
+/// A semihosting request the core is halted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Semihosting {
+    /// `SYS_EXIT` or `SYS_EXIT_EXTENDED`: the status QEMU would exit with (0 success, the
+    /// application's status for `SYS_EXIT_EXTENDED`, else 1), and how the target put it.
+    Exit {
+        /// The exit status.
+        code: i32,
+        /// The request as probe-rs decoded it (`success`, `reason: 0x20023`).
+        detail: String,
+    },
+    /// `SYS_GET_CMDLINE`: the target asks for its command line (embedded-test: which test to run).
+    CommandLine,
+    /// Any other operation (`SYS_WRITE0`, `SYS_OPEN`, `SYS_WRITE` ...), by number.
+    Other {
+        /// The operation number (`r0`).
+        operation: u32,
+    },
+}
+
+impl Semihosting {
+    /// The exit status QEMU gives for an exit request: 0 for `ADP_Stopped_ApplicationExit`,
+    /// the application's status when `SYS_EXIT_EXTENDED` carries one, 1 for any other reason.
+    pub fn exit_code(success: bool, exit_status: Option<u32>) -> i32 {
+        match (success, exit_status) {
+            (true, _) => 0,
+            (false, Some(status)) => i32::try_from(status).unwrap_or(i32::MAX),
+            (false, None) => 1,
+        }
+    }
 }
 
 /// The core's state as the probe sees it.
@@ -121,8 +155,16 @@ pub enum CoreStatus {
     Running,
     /// Halted.
     Halted(HaltCause),
-    /// Locked up (Cortex-M: a fault inside the HardFault handler).
+    /// Locked up (Cortex-M: a fault inside the HardFault handler). The core is not halted:
+    /// registers can be read only after [`TargetControl::halt`].
     LockedUp,
+}
+
+/// What the host answered to a semihosting request ([`TargetControl::answer_semihosting`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answered {
+    /// Console output the request carried (`SYS_WRITE0`, `SYS_WRITEC`, `SYS_WRITE` to `:tt`).
+    pub output: Option<String>,
 }
 
 /// A chip the probe is attached to.
@@ -130,29 +172,60 @@ pub trait TargetControl: Send {
     /// Erase, program and verify `elf`, reporting progress.
     fn flash(&mut self, elf: &Path, progress: &mut dyn FnMut(FlashEvent))
         -> Result<(), ProbeError>;
-    /// Reset the chip, arm the HardFault catch, and run.
+    /// Reset the chip, arm the vector catches (HardFault, reset, and the other faults where
+    /// the core has them), and run.
     fn reset_and_run(&mut self) -> Result<(), ProbeError>;
     /// The core's state now.
     fn status(&mut self) -> Result<CoreStatus, ProbeError>;
-    /// A core register (the core is halted).
+    /// A core register (the core is halted; a running core refuses).
     fn read_register(&mut self, register: CoreRegister) -> Result<u32, ProbeError>;
     /// A 32-bit word of target memory.
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError>;
-    /// Halt the core (stop the test).
+    /// Halt the core (stop the test; a locked-up core before its registers are read).
     fn halt(&mut self) -> Result<(), ProbeError>;
+    /// Answer the semihosting request the core is halted on, as `probe-rs run` does:
+    /// the command line with `command_line`, console output read and returned, `:tt`
+    /// opened as stdout/stderr, anything else failed (status -1). The core stays halted.
+    fn answer_semihosting(&mut self, command_line: &str) -> Result<Answered, ProbeError>;
+    /// Let a halted core run on (after a semihosting request is answered).
+    fn resume(&mut self) -> Result<(), ProbeError>;
     /// Whether the core has the fault status registers (ARMv7-M and ARMv8-M; not ARMv6-M).
     fn has_fault_status(&self) -> bool;
 }
 
+/// The exception number in xPSR's IPSR field.
+const IPSR_MASK: u32 = 0x1FF;
+
 /// How the target ended, if the core is no longer running: reads the registers a report needs.
+///
+/// A semihosting exit is [`TargetEnd::Exited`]; other semihosting requests are not an end
+/// (the watcher answers them and resumes the core). A vector catch is told apart by the
+/// exception the core is about to enter (IPSR): HardFault, MemManage, BusFault, UsageFault,
+/// or none (thread mode at the reset vector: a reset). A locked-up core is halted first.
 pub fn target_end(
     ctl: &mut dyn TargetControl,
     status: &CoreStatus,
 ) -> Result<Option<TargetEnd>, ProbeError> {
     let cause = match status {
         CoreStatus::Running => return Ok(None),
-        CoreStatus::LockedUp => FaultCause::Lockup,
-        CoreStatus::Halted(HaltCause::Exception) => FaultCause::HardFault,
+        CoreStatus::Halted(HaltCause::Semihosting(Semihosting::Exit { code, .. })) => {
+            return Ok(Some(TargetEnd::Exited { code: *code }))
+        }
+        CoreStatus::Halted(HaltCause::Semihosting(_)) => return Ok(None),
+        CoreStatus::LockedUp => {
+            // probe-rs refuses register reads on a core that is not halted.
+            ctl.halt()?;
+            FaultCause::Lockup
+        }
+        CoreStatus::Halted(HaltCause::Exception) => {
+            match ctl.read_register(CoreRegister::Xpsr)? & IPSR_MASK {
+                4 => FaultCause::MemManage,
+                5 => FaultCause::BusFault,
+                6 => FaultCause::UsageFault,
+                0 | 1 => FaultCause::Reset,
+                _ => FaultCause::HardFault,
+            }
+        }
         CoreStatus::Halted(_) => {
             // A breakpoint is the firmware's exit, unless a fault got there first
             // (a HardFault handler that ends in `bkpt` without the vector catch).

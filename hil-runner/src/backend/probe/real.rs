@@ -10,10 +10,15 @@ use std::time::Duration;
 use probe_rs::flashing::{self, DownloadOptions, ElfLoader, FlashProgress};
 use probe_rs::probe::list::{Accessibility, Lister, ProbeLister};
 use probe_rs::probe::DebugProbeSelector;
-use probe_rs::{CoreType, HaltReason, Permissions, Session, VectorCatchCondition};
+use probe_rs::semihosting::SemihostingCommand;
+use probe_rs::{
+    BreakpointCause, CoreType, HaltReason, MemoryInterface as _, Permissions, Session,
+    VectorCatchCondition,
+};
 
 use super::access::{
-    CoreRegister, CoreStatus, HaltCause, ProbeAccess, ProbeError, ProbeInfo, TargetControl,
+    Answered, CoreRegister, CoreStatus, HaltCause, ProbeAccess, ProbeError, ProbeInfo, Semihosting,
+    TargetControl,
 };
 use super::progress::FlashEvent;
 use crate::board::probe::registry;
@@ -126,6 +131,7 @@ impl ProbeAccess for ProbeRs {
         let core = target.default_core().core_type;
         Ok(Box::new(RsTarget {
             session,
+            pending: None,
             fault_status: matches!(
                 core,
                 CoreType::Armv7m | CoreType::Armv7em | CoreType::Armv8m
@@ -137,8 +143,58 @@ impl ProbeAccess for ProbeRs {
 /// A probe-rs session on core 0.
 struct RsTarget {
     session: Session,
+    /// The semihosting request the core is halted on, as probe-rs decoded it.
+    pending: Option<SemihostingCommand>,
     fault_status: bool,
 }
+
+/// Debug Exception and Monitor Control Register.
+const DEMCR: u64 = 0xE000_EDFC;
+/// DEMCR's vector catches of the faults other than HardFault (ARMv7-M, ARMv8-M): VC_MMERR,
+/// VC_NOCPERR, VC_CHKERR, VC_STATERR, VC_BUSERR, VC_INTERR.
+const DEMCR_FAULT_CATCHES: u32 = 0b11_1111 << 4;
+
+/// Semihosting operation numbers, for requests probe-rs decodes into their own variants.
+fn operation_of(command: &SemihostingCommand) -> u32 {
+    match command {
+        SemihostingCommand::Open(_) => 0x01,
+        SemihostingCommand::Close(_) => 0x02,
+        SemihostingCommand::WriteConsole(_) => 0x04,
+        SemihostingCommand::Write(_) => 0x05,
+        SemihostingCommand::Read(_) => 0x06,
+        SemihostingCommand::Seek(_) => 0x0a,
+        SemihostingCommand::FileLength(_) => 0x0c,
+        SemihostingCommand::Remove(_) => 0x0e,
+        SemihostingCommand::Rename(_) => 0x0f,
+        SemihostingCommand::Time(_) => 0x11,
+        SemihostingCommand::Errno(_) => 0x13,
+        SemihostingCommand::GetCommandLine(_) => 0x15,
+        SemihostingCommand::ExitSuccess | SemihostingCommand::ExitError(_) => 0x18,
+        SemihostingCommand::Unknown(details) => details.operation,
+    }
+}
+
+/// Our view of a semihosting request probe-rs decoded.
+fn semihosting_of(command: &SemihostingCommand) -> Semihosting {
+    match command {
+        SemihostingCommand::ExitSuccess => Semihosting::Exit {
+            code: 0,
+            detail: "success".into(),
+        },
+        SemihostingCommand::ExitError(details) => Semihosting::Exit {
+            code: Semihosting::exit_code(false, details.exit_status),
+            detail: details.to_string(),
+        },
+        SemihostingCommand::GetCommandLine(_) => Semihosting::CommandLine,
+        other => Semihosting::Other {
+            operation: operation_of(other),
+        },
+    }
+}
+
+/// File handles `:tt` opens as: stdout for mode `w`, stderr for mode `a`.
+const STDOUT: u32 = 1;
+const STDERR: u32 = 2;
 
 fn core_error(action: &'static str) -> impl Fn(probe_rs::Error) -> ProbeError {
     move |e| ProbeError::Core {
@@ -176,11 +232,22 @@ impl TargetControl for RsTarget {
     }
 
     fn reset_and_run(&mut self) -> Result<(), ProbeError> {
+        let fault_status = self.fault_status;
+        self.pending = None;
         let mut core = self.core("reset the core")?;
         core.reset_and_halt(HALT_TIMEOUT)
             .map_err(core_error("reset and halt the core"))?;
         core.enable_vector_catch(VectorCatchCondition::HardFault)
             .map_err(core_error("arm the HardFault vector catch"))?;
+        // As `probe-rs run --catch-reset`: a watchdog or a reset on panic halts the core
+        // instead of starting the firmware again.
+        core.enable_vector_catch(VectorCatchCondition::CoreReset)
+            .map_err(core_error("arm the reset vector catch"))?;
+        if fault_status {
+            let demcr = core.read_word_32(DEMCR).map_err(core_error("read DEMCR"))?;
+            core.write_word_32(DEMCR, demcr | DEMCR_FAULT_CATCHES)
+                .map_err(core_error("arm the fault vector catches"))?;
+        }
         core.run().map_err(core_error("run the core"))
     }
 
@@ -190,6 +257,12 @@ impl TargetControl for RsTarget {
             .status()
             .map_err(core_error("read the core status"))?;
         Ok(match status {
+            probe_rs::CoreStatus::Halted(HaltReason::Breakpoint(BreakpointCause::Semihosting(
+                command,
+            ))) => {
+                self.pending = Some(command);
+                CoreStatus::Halted(HaltCause::Semihosting(semihosting_of(&command)))
+            }
             probe_rs::CoreStatus::Halted(HaltReason::Breakpoint(_)) => {
                 CoreStatus::Halted(HaltCause::Breakpoint)
             }
@@ -226,7 +299,6 @@ impl TargetControl for RsTarget {
     }
 
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError> {
-        use probe_rs::MemoryInterface as _;
         self.core("read target memory")?
             .read_word_32(u64::from(address))
             .map_err(core_error("read target memory"))
@@ -242,7 +314,109 @@ impl TargetControl for RsTarget {
             .map_err(core_error("halt the core"))
     }
 
+    fn answer_semihosting(&mut self, command_line: &str) -> Result<Answered, ProbeError> {
+        let Some(command) = self.pending.take() else {
+            return Ok(Answered::default());
+        };
+        let answer = core_error("answer a semihosting request");
+        let mut core = self.core("answer a semihosting request")?;
+        let mut answered = Answered::default();
+        // probe-rs has already written -1 (failure) as the status of the requests that
+        // have one: a request left alone here fails on the target, as under `probe-rs run`.
+        match command {
+            SemihostingCommand::GetCommandLine(request) => request
+                .write_command_line_to_target(&mut core, command_line)
+                .map_err(answer)?,
+            SemihostingCommand::WriteConsole(request) => {
+                answered.output = Some(request.read(&mut core).map_err(answer)?);
+            }
+            SemihostingCommand::Open(request) => {
+                let handle = match (
+                    request.path(&mut core).map_err(&answer)?.as_str(),
+                    request.mode().as_bytes()[0],
+                ) {
+                    (":tt", b'w') => std::num::NonZeroU32::new(STDOUT),
+                    (":tt", b'a') => std::num::NonZeroU32::new(STDERR),
+                    (path, _) => {
+                        tracing::warn!(
+                            "the target asked to open {path:?} through semihosting; refused"
+                        );
+                        None
+                    }
+                };
+                if let Some(handle) = handle {
+                    request
+                        .respond_with_handle(&mut core, handle)
+                        .map_err(answer)?;
+                }
+            }
+            SemihostingCommand::Write(request)
+                if matches!(request.file_handle(), STDOUT | STDERR) =>
+            {
+                let bytes = request.read(&mut core).map_err(&answer)?;
+                answered.output = Some(String::from_utf8_lossy(&bytes).into_owned());
+                request.write_status(&mut core, 0).map_err(answer)?;
+            }
+            SemihostingCommand::Close(request)
+                if matches!(request.file_handle(), STDOUT | STDERR) =>
+            {
+                request.success(&mut core).map_err(answer)?;
+            }
+            SemihostingCommand::Time(request) => {
+                request.write_current_time(&mut core).map_err(answer)?;
+            }
+            other => {
+                tracing::warn!(
+                    "the target asked for semihosting operation {:#x}, which the runner does not \
+                     support; it fails on the target",
+                    operation_of(&other)
+                );
+            }
+        }
+        Ok(answered)
+    }
+
+    fn resume(&mut self) -> Result<(), ProbeError> {
+        self.pending = None;
+        self.core("resume the core")?
+            .run()
+            .map_err(core_error("resume the core"))
+    }
+
     fn has_fault_status(&self) -> bool {
         self.fault_status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use probe_rs::semihosting::{ExitErrorDetails, SemihostingCommand};
+
+    use super::{semihosting_of, Semihosting};
+
+    fn code_of(command: SemihostingCommand) -> i32 {
+        match semihosting_of(&command) {
+            Semihosting::Exit { code, .. } => code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn semihosting_exits_give_the_status_qemu_exits_with() {
+        assert_eq!(code_of(SemihostingCommand::ExitSuccess), 0);
+        // cortex-m-semihosting's `debug::exit(EXIT_FAILURE)`, `semihosting::process::abort()`.
+        let failure = ExitErrorDetails {
+            reason: 0x20023,
+            exit_status: None,
+            subcode: None,
+        };
+        assert_eq!(code_of(SemihostingCommand::ExitError(failure)), 1);
+        // SYS_EXIT_EXTENDED with ADP_Stopped_ApplicationExit and a status.
+        let status = ExitErrorDetails {
+            reason: 0x20026,
+            exit_status: Some(3),
+            subcode: None,
+        };
+        assert_eq!(code_of(SemihostingCommand::ExitError(status)), 3);
     }
 }
