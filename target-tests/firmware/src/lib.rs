@@ -26,14 +26,56 @@ mod timestamp {
 use hil_protocol::emit;
 use hil_transport::Drain;
 
+/// Whether the queue drains from the UART's TX interrupt (feature `irq-drain`)
+/// rather than from thread mode.
+pub const IRQ_DRAIN: bool = cfg!(feature = "irq-drain");
+
 /// Sets up the board and the transport and emits `hil:boot` for `test`.
 ///
-/// Returns the handle that drains the log queue into the board's UART.
-pub fn boot(test: &str) -> Drain {
+/// Returns the handle that drains the log queue into the board's UART. With
+/// the `irq-drain` feature the UART's TX interrupt drains it already; thread
+/// mode then uses [`drain_all`], [`pause_drain`] and the throttle only.
+pub fn boot(test: &str) -> &'static Drain {
     hil_board::init();
-    let drain = hil_transport::init(hil_board::uart_write);
+    #[cfg(not(feature = "irq-drain"))]
+    let drain = hil_transport::init(hil_board::uart_write).into_static();
+    #[cfg(feature = "irq-drain")]
+    let drain = hil_board::irq_drain::start(hil_transport::init_with(hil_board::irq_drain::link()));
     emit::boot(hil_board::NAME, test);
     drain
+}
+
+/// Empties the queue into the UART: drains it from thread mode, or (with
+/// `irq-drain`) lets the TX interrupt run until the queue is empty.
+pub fn drain_all(drain: &Drain) {
+    #[cfg(not(feature = "irq-drain"))]
+    while drain.drain_to_sink() > 0 {}
+    #[cfg(feature = "irq-drain")]
+    {
+        let _ = drain;
+        hil_board::irq_drain::resume();
+        while hil_transport::queued() > 0 {
+            cortex_m::asm::nop();
+        }
+    }
+}
+
+/// Stops draining until the next [`drain_all`]: with `irq-drain`, masks the
+/// UART's interrupt; otherwise thread mode simply does not drain.
+pub fn pause_drain() {
+    #[cfg(feature = "irq-drain")]
+    hil_board::irq_drain::pause();
+}
+
+/// With `irq-drain`: UART0 (IRQ 5) drains the log queue; no other interrupt is expected.
+#[cfg(feature = "irq-drain")]
+#[cortex_m_rt::exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    if irqn == hil_board::irq_drain::IRQ as i16 {
+        hil_board::irq_drain::on_interrupt();
+    } else {
+        panic!("unexpected interrupt {}", irqn);
+    }
 }
 
 /// Ends a passing test: emits `hil:stream` for every `(stream, sent)` pair and

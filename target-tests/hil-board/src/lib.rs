@@ -90,5 +90,10 @@ use rpi_pico_usb as board;
 pub use board::{exit, init, uart_write, CORE_CLOCK_HZ, NAME};
 #[cfg(hil_board)]
 pub use delay::{wait_ms, EXIT_GRACE_MS};
+// The emulated board's interrupt drain of UART0.
+#[cfg(all(hil_board, feature = "lm3s6965evb", feature = "irq-drain"))]
+pub use lm3s6965evb::irq_drain;
+#[cfg(all(feature = "irq-drain", not(feature = "lm3s6965evb")))]
+compile_error!("hil-board: the `irq-drain` feature is the lm3s6965evb's (UART0 TX interrupt)");
 #[cfg(hil_board)]
 pub use message::{Message, PANIC_MESSAGE_LEN};

@@ -4,6 +4,9 @@
 
 pub use crate::qemu::exit;
 
+#[cfg(feature = "irq-drain")]
+pub mod irq_drain;
+
 /// The board's name, as in `boards/lm3s6965evb.toml`.
 pub const NAME: &str = "lm3s6965evb";
 

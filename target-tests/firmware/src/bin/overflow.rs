@@ -73,25 +73,26 @@ fn main() -> ! {
     emit::param("queue", QUEUE_SIZE as u32);
     emit::param("max_frame", hil_transport::MAX_FRAME as u32);
     emit::param("bursts", ROUNDS * BURSTS.len() as u32);
-    drain.drain_to_sink();
+    hil_firmware::drain_all(drain);
 
     let mut n = 0;
     for _ in 0..ROUNDS {
         for burst in &BURSTS {
             emit::param("burst_bytes", burst.bytes as u32);
-            drain_all(&drain);
+            hil_firmware::drain_all(drain);
+            hil_firmware::pause_drain();
             syst.set_clock_source(SystClkSource::Core);
             syst.set_reload(SYSTICK_RELOAD - 1);
             syst.clear_current();
             syst.enable_interrupt();
             syst.enable_counter();
-            n = log_burst(&drain, burst, n);
+            n = log_burst(drain, burst, n);
             syst.disable_interrupt();
             syst.disable_counter();
             cortex_m::asm::dsb();
             cortex_m::asm::isb();
             SCB::clear_pendst();
-            drain_all(&drain);
+            hil_firmware::drain_all(drain);
         }
     }
     let systick_frames = SYSTICK_FRAMES.load(Ordering::Relaxed);
@@ -117,11 +118,6 @@ fn log_burst(drain: &Drain, burst: &Burst, mut n: u32) -> u32 {
         }
     }
     n
-}
-
-/// Empties the queue into the UART.
-fn drain_all(drain: &Drain) {
-    while drain.drain_to_sink() > 0 {}
 }
 
 #[exception]

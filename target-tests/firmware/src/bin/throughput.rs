@@ -110,7 +110,7 @@ fn main() -> ! {
     emit::start("throughput", hil_transport::POLICY);
     emit::param("queue", hil_transport::QUEUE_SIZE as u32);
     emit::param("bytes_per_size", BYTES_PER_SIZE);
-    drain_all(&drain);
+    drain_all(drain);
 
     // A build for one size measures the link alone: its figures count no timed log calls.
     if ONLY_EXTRA.is_none() {
@@ -118,7 +118,7 @@ fn main() -> ! {
         let counter = counter::Counter::start(&mut core.SYST);
         #[cfg(all(not(feature = "lm3s6965evb"), target_has_atomic = "32"))]
         let counter = counter::Counter::start(&mut core.DCB, &mut core.DWT);
-        let cost = log_call_cost(&counter, &drain);
+        let cost = log_call_cost(&counter, drain);
         emit::param("log_call_cycles", cost.mean);
         emit::param("log_call_cycles_min", cost.min);
         emit::param("log_call_calls", COST_CALLS);
@@ -132,7 +132,7 @@ fn main() -> ! {
         }
         let (frames, bytes) = NAMES[i];
         emit::param("extra", extra);
-        drain_all(&drain);
+        drain_all(drain);
         let start = hil_transport::attempted_bytes();
         let first = n;
         while hil_transport::attempted_bytes().wrapping_sub(start) < BYTES_PER_SIZE {
@@ -143,7 +143,7 @@ fn main() -> ! {
         emit::param(frames, n - first);
         emit::param(bytes, hil_transport::attempted_bytes().wrapping_sub(start));
     }
-    drain_all(&drain);
+    drain_all(drain);
     hil_firmware::finish(&mut core.SYST, &[(THREAD_STREAM, n)])
 }
 
