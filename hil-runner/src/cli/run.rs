@@ -52,7 +52,7 @@ pub struct Cmd {
 #[derive(clap::Args, Debug, Clone)]
 pub struct QemuArgs {
     /// How QEMU's UART reaches the runner.
-    #[arg(long, value_enum, default_value_t = QemuSerial::Pty, env = "HIL_QEMU_SERIAL")]
+    #[arg(long, value_enum, default_value_t = QemuSerial::Pipe, env = "HIL_QEMU_SERIAL")]
     pub qemu_serial: QemuSerial,
     /// Extra argument for qemu-system-arm (repeat for several).
     #[arg(long = "qemu-arg", value_name = "ARG", allow_hyphen_values = true)]
