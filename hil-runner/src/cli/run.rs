@@ -32,6 +32,14 @@ pub struct Cmd {
     reports: ReportArgs,
     #[command(flatten)]
     qemu: QemuArgs,
+    /// Real boards: seconds to wait for a probe or serial port another run holds (then exit 3).
+    #[arg(
+        long,
+        default_value_t = 600.0,
+        value_name = "S",
+        env = "HIL_LOCK_TIMEOUT"
+    )]
+    lock_timeout: f64,
     /// Do not print the firmware's own log frames.
     #[arg(long)]
     quiet: bool,
@@ -99,6 +107,7 @@ impl Cmd {
         opts.test_args = test_args;
         opts.qemu_serial = self.qemu.qemu_serial;
         opts.qemu_args = self.qemu.qemu_args;
+        opts.lock_timeout = Duration::from_secs_f64(self.lock_timeout);
         opts.print_logs = !self.quiet;
         opts.log_format = self.log_format;
         if let Some(capture) = self.capture {

@@ -120,3 +120,43 @@ pub fn render(reports: &[TestReport]) -> String {
     out.push('\n');
     out
 }
+
+/// The suite × board matrix of several boards' runs: one cell per run, its verdict.
+pub fn matrix(reports: &[TestReport]) -> String {
+    let mut boards: Vec<&str> = Vec::new();
+    let mut suites: Vec<&str> = Vec::new();
+    for r in reports {
+        if !boards.contains(&r.board.as_str()) {
+            boards.push(&r.board);
+        }
+        if !suites.contains(&r.name.as_str()) {
+            suites.push(&r.name);
+        }
+    }
+    let first = suites.iter().map(|s| s.len()).max().unwrap_or(0).max(5);
+    let widths: Vec<usize> = boards.iter().map(|b| b.len().max(7)).collect();
+    let mut out = String::new();
+    let _ = write!(out, "{:<first$}", "suite");
+    for (b, w) in boards.iter().zip(&widths) {
+        let _ = write!(out, "  {b:<w$}");
+    }
+    out.push('\n');
+    for suite in &suites {
+        let _ = write!(out, "{suite:<first$}");
+        for (board, w) in boards.iter().zip(&widths) {
+            let cells: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.name == *suite && r.board == *board)
+                .map(|r| r.verdict.as_str())
+                .collect();
+            let cell = if cells.is_empty() {
+                "-".to_owned()
+            } else {
+                cells.join(",")
+            };
+            let _ = write!(out, "  {cell:<w$}");
+        }
+        out.push('\n');
+    }
+    out
+}
