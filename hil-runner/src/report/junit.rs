@@ -129,3 +129,32 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
         .replace('\n', "&#10;")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str, board: &str) -> TestReport {
+        TestReport::error(name, board, "elf", "capture", "no QEMU".into())
+    }
+
+    #[test]
+    fn each_board_is_one_testsuite_holding_its_runs() {
+        let reports = [
+            run("ordering", "microbit"),
+            run("ordering", "mps2-an385"),
+            run("throughput", "microbit"),
+        ];
+        let xml = render(&reports);
+        assert_eq!(xml.matches("<testsuite ").count(), 2, "{xml}");
+        let microbit = xml
+            .split("<testsuite ")
+            .find(|s| s.starts_with("name=\"microbit\""))
+            .expect("a testsuite for microbit");
+        assert!(microbit.contains("ordering.verdict"), "{microbit}");
+        assert!(microbit.contains("throughput.verdict"), "{microbit}");
+        let cases = reports[0].tests.len() + reports[2].tests.len();
+        assert_eq!(microbit.matches("<testcase ").count(), cases, "{microbit}");
+        assert!(microbit.contains(&format!("tests=\"{cases}\"")), "{microbit}");
+    }
+}

@@ -160,3 +160,26 @@ pub fn matrix(reports: &[TestReport]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_matrix_has_a_row_per_suite_and_a_column_per_board() {
+        let mut pass = TestReport::error("ordering", "microbit", "e", "c", String::new());
+        pass.verdict = Verdict::Pass;
+        let reports = [
+            pass,
+            TestReport::error("ordering", "mps2-an505", "e", "c", String::new()),
+            TestReport::error("throughput", "microbit", "e", "c", String::new()),
+        ];
+        let text = matrix(&reports);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].contains("microbit") && lines[0].contains("mps2-an505"));
+        let cells = |line: &str| line.split_whitespace().skip(1).collect::<Vec<_>>().join(" ");
+        assert_eq!(cells(lines[1]), "pass error", "{text}");
+        assert_eq!(cells(lines[2]), "error -", "{text}");
+    }
+}
