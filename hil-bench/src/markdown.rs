@@ -350,12 +350,9 @@ fn e2e(w: &mut String, r: &Results) {
             .find(|e| e.logger == "hil" && e.path.starts_with(path))
             .map(|e| rate(&e.run) / base)
     };
-    if let (Some(default), Some(socket), Some(pty), Some(stdout)) = (
-        ratio("pipe"),
-        ratio("socket"),
-        ratio("pty"),
-        ratio("UART0"),
-    ) {
+    if let (Some(default), Some(socket), Some(pty), Some(stdout)) =
+        (ratio("pipe"), ratio("socket"), ratio("pty"), ratio("UART0"))
+    {
         let _ = writeln!(
             w,
             "\nThrough the runner's default path, a pipe chardev on FIFOs the runner reads \

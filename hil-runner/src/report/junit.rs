@@ -155,6 +155,9 @@ mod tests {
         assert!(microbit.contains("throughput.verdict"), "{microbit}");
         let cases = reports[0].tests.len() + reports[2].tests.len();
         assert_eq!(microbit.matches("<testcase ").count(), cases, "{microbit}");
-        assert!(microbit.contains(&format!("tests=\"{cases}\"")), "{microbit}");
+        assert!(
+            microbit.contains(&format!("tests=\"{cases}\"")),
+            "{microbit}"
+        );
     }
 }

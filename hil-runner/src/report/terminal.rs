@@ -178,7 +178,12 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].contains("microbit") && lines[0].contains("mps2-an505"));
-        let cells = |line: &str| line.split_whitespace().skip(1).collect::<Vec<_>>().join(" ");
+        let cells = |line: &str| {
+            line.split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         assert_eq!(cells(lines[1]), "pass error", "{text}");
         assert_eq!(cells(lines[2]), "error -", "{text}");
     }
