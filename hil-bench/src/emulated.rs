@@ -157,6 +157,7 @@ pub fn run(
 /// The serial path's name in tables.
 pub fn serial_name(serial: QemuSerial) -> &'static str {
     match serial {
+        QemuSerial::Pipe => "pipe",
         QemuSerial::Pty => "pty",
         QemuSerial::Socket => "socket",
     }

@@ -265,6 +265,7 @@ fn e2e_runs(
     for (logger, elf) in images {
         let paths: &[(&str, E2ePath)] = match *logger {
             "hil" => &[
+                ("pipe (runner, default)", E2ePath::Runner(QemuSerial::Pipe)),
                 ("socket (runner)", E2ePath::Runner(QemuSerial::Socket)),
                 ("pty (runner)", E2ePath::Runner(QemuSerial::Pty)),
                 ("UART0 on QEMU's stdout", E2ePath::Stdout(Stdout::Uart)),

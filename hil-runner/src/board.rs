@@ -80,6 +80,7 @@ struct RawBoard {
     kind: String,
     target: String,
     feature: String,
+    core: Option<String>,
     memory: PathBuf,
     qemu: Option<RawQemu>,
     probe: Option<probe::RawProbe>,
@@ -130,6 +131,8 @@ pub struct Board {
     pub target: String,
     /// Cargo feature of the firmware crate that selects the board.
     pub feature: String,
+    /// The CPU core (`cortex-m3`, `cortex-m4f`, ...): the board file's `core`, else what the target implies.
+    pub core: String,
     /// Linker memory layout.
     pub memory: MemoryFile,
     /// How it is reached.
@@ -225,6 +228,71 @@ impl std::fmt::Display for MemoryFile {
 impl PartialEq<PathBuf> for MemoryFile {
     fn eq(&self, other: &PathBuf) -> bool {
         self.path() == Some(other.as_path())
+    }
+}
+
+/// Cortex-M cores a board file may name in `core`, with the targets that generate code for each.
+const CORES: &[(&str, &[&str])] = &[
+    ("cortex-m0", &["thumbv6m-none-eabi"]),
+    ("cortex-m0+", &["thumbv6m-none-eabi"]),
+    ("cortex-m3", &["thumbv6m-none-eabi", "thumbv7m-none-eabi"]),
+    (
+        "cortex-m4",
+        &[
+            "thumbv6m-none-eabi",
+            "thumbv7m-none-eabi",
+            "thumbv7em-none-eabi",
+        ],
+    ),
+    (
+        "cortex-m4f",
+        &[
+            "thumbv6m-none-eabi",
+            "thumbv7m-none-eabi",
+            "thumbv7em-none-eabi",
+            "thumbv7em-none-eabihf",
+        ],
+    ),
+    (
+        "cortex-m7",
+        &[
+            "thumbv6m-none-eabi",
+            "thumbv7m-none-eabi",
+            "thumbv7em-none-eabi",
+            "thumbv7em-none-eabihf",
+        ],
+    ),
+    (
+        "cortex-m33",
+        &[
+            "thumbv6m-none-eabi",
+            "thumbv7m-none-eabi",
+            "thumbv8m.base-none-eabi",
+            "thumbv8m.main-none-eabi",
+            "thumbv8m.main-none-eabihf",
+        ],
+    ),
+    (
+        "cortex-m55",
+        &[
+            "thumbv6m-none-eabi",
+            "thumbv7m-none-eabi",
+            "thumbv8m.main-none-eabi",
+            "thumbv8m.main-none-eabihf",
+        ],
+    ),
+];
+
+/// The architecture a target implies, for boards whose file names no `core`.
+fn core_of_target(target: &str) -> &'static str {
+    match target {
+        "thumbv6m-none-eabi" => "armv6-m",
+        "thumbv7m-none-eabi" => "armv7-m",
+        "thumbv7em-none-eabi" => "armv7e-m",
+        "thumbv7em-none-eabihf" => "armv7e-m+fpu",
+        "thumbv8m.main-none-eabi" => "armv8-m.main",
+        "thumbv8m.main-none-eabihf" => "armv8-m.main+fpu",
+        _ => "cortex-m",
     }
 }
 
@@ -428,6 +496,25 @@ impl RawBoard {
                 "must name the firmware's board feature".into(),
             ));
         }
+        let core = match self.core {
+            None => core_of_target(&self.target).to_owned(),
+            Some(core) => match CORES.iter().find(|(c, _)| *c == core) {
+                Some((_, targets)) if targets.contains(&self.target.as_str()) => core,
+                Some(_) => {
+                    return Err(field(
+                        "core",
+                        format!("{core:?} cannot run code for target {:?}", self.target),
+                    ))
+                }
+                None => {
+                    let known: Vec<&str> = CORES.iter().map(|(c, _)| *c).collect();
+                    return Err(field(
+                        "core",
+                        format!("{core:?} is not one of {}", known.join(", ")),
+                    ));
+                }
+            },
+        };
         let memory = if origin == Origin::BuiltIn {
             let name = self.memory.to_str().unwrap_or_default();
             match builtin::FILES.iter().find(|(n, _)| *n == name) {
@@ -494,6 +581,7 @@ impl RawBoard {
             path: path.into(),
             target: self.target,
             feature: self.feature,
+            core,
             memory,
             kind,
             origin,

@@ -16,6 +16,7 @@ pub mod check;
 pub mod decode;
 pub mod firmware;
 pub mod framer;
+pub mod lock;
 pub mod log_format;
 pub mod markers;
 pub mod project;

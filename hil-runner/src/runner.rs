@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub log_prefix: Option<String>,
     /// How log lines are printed: defmt-print's `--log-format` (default: `default` with locations).
     pub log_format: Option<String>,
+    /// Real boards: how long to wait for a probe or serial port another run holds ([`crate::lock`]).
+    pub lock_timeout: Duration,
 }
 
 impl RunOptions {
@@ -87,8 +89,29 @@ impl RunOptions {
             reuse_flashed: false,
             log_prefix: None,
             log_format: None,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
+}
+
+/// How long a run on a real board waits for its probe and serial port by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Take the real board's probe and serial port locks (none for emulated boards), waiting up to `opts.lock_timeout`.
+pub async fn lock_board(opts: &RunOptions) -> Result<crate::lock::Held, crate::lock::LockError> {
+    let board = opts.board.clone();
+    let timeout = opts.lock_timeout;
+    tokio::task::spawn_blocking(move || {
+        crate::lock::acquire(&board, timeout, |what, holder| {
+            eprintln!(
+                "hil: {}: waiting for {what}, in use by {holder} (up to {:.0} s, --lock-timeout)",
+                board.name,
+                timeout.as_secs_f64()
+            );
+        })
+    })
+    .await
+    .expect("lock task panicked")
 }
 
 /// Where a run's capture goes unless `--capture` says otherwise: never overwritten.
@@ -118,6 +141,19 @@ pub enum RunError {
 /// An embedded-test suite runs test by test, each in a fresh target ([`each`]).
 pub async fn run(opts: &RunOptions) -> Result<TestReport, RunError> {
     let firmware = Firmware::load(&opts.elf)?;
+    // A real board is used by one run at a time, in this process and any other.
+    let _locks = match lock_board(opts).await {
+        Ok(held) => held,
+        Err(e) => {
+            return Ok(TestReport::error(
+                &firmware_name(&opts.elf),
+                &opts.board.name,
+                &opts.elf.display().to_string(),
+                &opts.capture.display().to_string(),
+                e.to_string(),
+            ))
+        }
+    };
     if let Some(table) = firmware.embedded_test() {
         return each::run_each(opts, &firmware, table).await;
     }

@@ -1,9 +1,12 @@
-//! Byte sources a run reads from: a serial tty (serialport) or a Unix socket.
+//! Byte sources a run reads from: a serial tty (serialport), a Unix socket or a FIFO.
 //!
 //! Reads are blocking with a short timeout, so a reader thread can notice when
 //! it is told to stop; the runner moves the bytes to async code over a channel.
 
+use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -105,5 +108,93 @@ impl ByteSource for SocketSource {
 
     fn describe(&self) -> String {
         format!("socket {}", self.name)
+    }
+}
+
+/// The read end of a FIFO, e.g. the `.out` half of QEMU's `-chardev pipe` (lossless, no tty layer).
+///
+/// Opened non-blocking and waited on with `poll`; once every writer has
+/// closed it (QEMU exited) and the buffer is empty, a read gives end of file:
+/// [`ReadOutcome::Closed`]. Bytes in the pipe buffer outlive their writer, so
+/// nothing the UART wrote before QEMU exited is lost. Open it only once the
+/// writer has it open (for QEMU: once its gdbstub answers), or the first read
+/// sees end of file.
+pub struct PipeSource {
+    file: File,
+    name: String,
+}
+
+impl PipeSource {
+    /// Open the FIFO at `path` for reading.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        Ok(Self {
+            file,
+            name: path.display().to_string(),
+        })
+    }
+
+    /// Make a FIFO at `path` (mode 0600).
+    pub fn make_fifo(path: &Path) -> io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Wait up to [`READ_TIMEOUT`] for the pipe to be readable (bytes or end of file).
+    fn wait_readable(&self) -> io::Result<bool> {
+        let mut fd = libc::pollfd {
+            fd: self.file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = READ_TIMEOUT.as_millis() as libc::c_int;
+        // SAFETY: one valid pollfd, its count is 1.
+        match unsafe { libc::poll(&mut fd, 1, ms) } {
+            -1 => {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+            0 => Ok(false),
+            _ => Ok(true),
+        }
+    }
+}
+
+impl ByteSource for PipeSource {
+    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<ReadOutcome> {
+        if !self.wait_readable()? {
+            return Ok(ReadOutcome::Idle);
+        }
+        match self.file.read(buf) {
+            Ok(0) => Ok(ReadOutcome::Closed),
+            Ok(n) => Ok(ReadOutcome::Data(n)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(ReadOutcome::Idle)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("pipe {}", self.name)
     }
 }

@@ -134,6 +134,11 @@ async fn a_hard_fault_ends_the_run_at_once_with_the_faulting_registers_on_the_so
 }
 
 #[tokio::test]
+async fn a_hard_fault_ends_the_run_at_once_with_the_faulting_registers_on_the_pipe() {
+    hard_fault_ends_as_a_fault(QemuSerial::Pipe).await;
+}
+
+#[tokio::test]
 async fn a_lockup_ends_as_a_lockup_fault_with_the_registers_qemu_printed() {
     let elf = elf("lockup");
     let (bytes, closed, end, took, _) = run(QemuSerial::Pty, "lockup").await;
@@ -218,7 +223,7 @@ async fn stop_ends_qemu_and_leaves_no_process_or_file() {
 #[tokio::test]
 async fn startup_to_a_running_cpu_is_measured() {
     let elf = elf("never_ends");
-    for serial in [QemuSerial::Pty, QemuSerial::Socket] {
+    for serial in [QemuSerial::Pipe, QemuSerial::Pty, QemuSerial::Socket] {
         let mut qemu = backend(serial);
         let _source = qemu.start(&elf).await.unwrap();
         let startup = qemu.startup_time().unwrap();
@@ -226,4 +231,52 @@ async fn startup_to_a_running_cpu_is_measured() {
         assert!(startup < PROMPT);
         qemu.stop().await;
     }
+}
+
+#[test]
+fn the_default_emulated_link_is_the_pipe() {
+    assert_eq!(QemuSerial::default(), QemuSerial::Pipe);
+}
+
+#[tokio::test]
+async fn a_semihosting_exit_on_the_pipe_delivers_every_byte_every_time() {
+    for attempt in 0..10 {
+        let (bytes, closed, end, _, _) = run(QemuSerial::Pipe, "logs_then_exits").await;
+        closed.unwrap_or_else(|e| panic!("run {attempt}: the pipe failed at exit: {e}"));
+        assert_eq!(end, TargetEnd::Exited { code: 0 }, "run {attempt}");
+        assert!(
+            frames(&bytes) >= 2002,
+            "run {attempt}: {} frames",
+            frames(&bytes)
+        );
+        // Every frame whole: the stream ends on a delimiter.
+        assert_eq!(bytes.last(), Some(&0), "run {attempt}");
+    }
+}
+
+#[tokio::test]
+async fn the_pipe_runs_the_cpu_without_the_pty_reader_wait() {
+    let elf = elf("never_ends");
+    let mut qemu = backend(QemuSerial::Pipe);
+    let _source = qemu.start(&elf).await.unwrap();
+    let startup = qemu.startup_time().unwrap();
+    qemu.stop().await;
+    // The pty path waits 1.1 s for QEMU's reader poll before the CPU runs; the pipe has no such wait.
+    assert!(startup < Duration::from_millis(1100), "{startup:?}");
+}
+
+#[tokio::test]
+async fn stop_on_the_pipe_ends_qemu_and_leaves_no_fifo() {
+    let elf = elf("never_ends");
+    let mut qemu = backend(QemuSerial::Pipe);
+    let source = qemu.start(&elf).await.unwrap();
+    let described = source.describe();
+    let reading = tokio::spawn(read_to_close(source));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    qemu.stop().await;
+    let (_, closed) = reading.await.unwrap();
+    closed.expect("the pipe closes without an error after stop");
+    let out = described.strip_prefix("pipe ").expect("a pipe source");
+    assert!(!Path::new(out).exists(), "{out} left behind");
+    assert!(!Path::new(&out.replace(".out", ".in")).exists());
 }

@@ -92,6 +92,13 @@ fn the_socket_chardev_carries_the_same_run_losslessly() {
 }
 
 #[test]
+fn the_pty_real_boards_use_carries_the_same_run_losslessly() {
+    let r = run(suite("ordering"), |o| o.qemu_serial = QemuSerial::Pty);
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+    assert_eq!((r.malformed, r.missing), (0, 0));
+}
+
+#[test]
 fn firmware_that_never_ends_is_stopped_at_the_deadline() {
     let elf = image(Images::Examples, "never_ends");
     let started = Instant::now();

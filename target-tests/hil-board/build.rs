@@ -16,6 +16,13 @@ use std::{
 /// Every supported board: its cargo feature, also the name of its `boards/NAME.toml`.
 const BOARDS: &[&str] = &[
     "lm3s6965evb",
+    "microbit",
+    "mps2-an385",
+    "mps2-an386",
+    "mps2-an500",
+    "mps2-an505",
+    "mps3-an547",
+    "netduinoplus2",
     "nucleo-f401re",
     "nrf52840-dk",
     "rpi-pico",

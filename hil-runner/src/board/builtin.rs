@@ -15,6 +15,54 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../boards/lm3s6965evb.toml"),
     ),
     (
+        "microbit.memory.x",
+        include_str!("../../../boards/microbit.memory.x"),
+    ),
+    (
+        "microbit.toml",
+        include_str!("../../../boards/microbit.toml"),
+    ),
+    (
+        "mps2-an385.toml",
+        include_str!("../../../boards/mps2-an385.toml"),
+    ),
+    (
+        "mps2-an386.toml",
+        include_str!("../../../boards/mps2-an386.toml"),
+    ),
+    (
+        "mps2-an500.toml",
+        include_str!("../../../boards/mps2-an500.toml"),
+    ),
+    (
+        "mps2-an505.memory.x",
+        include_str!("../../../boards/mps2-an505.memory.x"),
+    ),
+    (
+        "mps2-an505.toml",
+        include_str!("../../../boards/mps2-an505.toml"),
+    ),
+    (
+        "mps2.memory.x",
+        include_str!("../../../boards/mps2.memory.x"),
+    ),
+    (
+        "mps3-an547.memory.x",
+        include_str!("../../../boards/mps3-an547.memory.x"),
+    ),
+    (
+        "mps3-an547.toml",
+        include_str!("../../../boards/mps3-an547.toml"),
+    ),
+    (
+        "netduinoplus2.memory.x",
+        include_str!("../../../boards/netduinoplus2.memory.x"),
+    ),
+    (
+        "netduinoplus2.toml",
+        include_str!("../../../boards/netduinoplus2.toml"),
+    ),
+    (
         "nrf52840-dk.memory.x",
         include_str!("../../../boards/nrf52840-dk.memory.x"),
     ),

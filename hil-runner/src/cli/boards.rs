@@ -44,8 +44,9 @@ impl Cmd {
                 BoardKind::Probe(p) => format!("probe ({})", p.chip),
             };
             println!(
-                "{:<16} {:<24} {:<22} {:<14} {}",
+                "{:<16} {:<11} {:<26} {:<22} {:<14} {}",
                 b.name,
+                b.core,
                 b.target,
                 kind,
                 b.origin.to_string(),

@@ -36,6 +36,14 @@ pub struct Cmd {
     reports: ReportArgs,
     #[command(flatten)]
     qemu: QemuArgs,
+    /// Real boards: seconds to wait for a probe or serial port another run holds (then exit 3).
+    #[arg(
+        long,
+        default_value_t = 600.0,
+        value_name = "S",
+        env = "HIL_LOCK_TIMEOUT"
+    )]
+    lock_timeout: f64,
     /// Do not print the firmware's own log frames.
     #[arg(long)]
     quiet: bool,
@@ -56,7 +64,7 @@ pub struct Cmd {
 #[derive(clap::Args, Debug, Clone)]
 pub struct QemuArgs {
     /// How QEMU's UART reaches the runner.
-    #[arg(long, value_enum, default_value_t = QemuSerial::Pty, env = "HIL_QEMU_SERIAL")]
+    #[arg(long, value_enum, default_value_t = QemuSerial::Pipe, env = "HIL_QEMU_SERIAL")]
     pub qemu_serial: QemuSerial,
     /// Extra argument for qemu-system-arm (repeat for several).
     #[arg(long = "qemu-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -104,6 +112,7 @@ impl Cmd {
         opts.limits.fail_on_loss = self.fail_on_loss;
         opts.qemu_serial = self.qemu.qemu_serial;
         opts.qemu_args = self.qemu.qemu_args;
+        opts.lock_timeout = Duration::from_secs_f64(self.lock_timeout);
         opts.print_logs = !self.quiet;
         opts.log_format = self.log_format;
         if let Some(capture) = self.capture {

@@ -1,4 +1,4 @@
-//! JUnit XML report, for CI systems that show test results: one `<testsuite>` per firmware run, one `<testcase>` per test.
+//! JUnit XML report, for CI systems that show test results: one `<testsuite>` per board, one `<testcase>` per test of each run.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,7 +11,7 @@ pub fn write(path: &Path, reports: &[TestReport]) -> std::io::Result<()> {
     std::fs::write(path, render(reports))
 }
 
-/// The JUnit XML text of `reports`: a `<testsuites>` with one `<testsuite>` per run.
+/// The JUnit XML text of `reports`: a `<testsuites>` with one `<testsuite>` per board (its runs in order).
 pub fn render(reports: &[TestReport]) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let all: Vec<&TestCase> = reports.iter().flat_map(|r| &r.tests).collect();
@@ -22,8 +22,15 @@ pub fn render(reports: &[TestReport]) -> String {
         "<testsuites name=\"hil\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time:.3}\">",
         all.len()
     );
+    let mut boards: Vec<&str> = Vec::new();
     for r in reports {
-        suite(&mut xml, r);
+        if !boards.contains(&r.board.as_str()) {
+            boards.push(&r.board);
+        }
+    }
+    for board in boards {
+        let runs: Vec<&TestReport> = reports.iter().filter(|r| r.board == board).collect();
+        suite(&mut xml, board, &runs);
     }
     xml.push_str("</testsuites>\n");
     xml
@@ -42,23 +49,37 @@ fn counts<'a>(cases: impl Iterator<Item = &'a TestCase>) -> (usize, usize, usize
     (failures, errors, skipped)
 }
 
-fn suite(xml: &mut String, r: &TestReport) {
-    let (failures, errors, skipped) = counts(r.tests.iter());
+fn suite(xml: &mut String, board: &str, runs: &[&TestReport]) {
+    let (failures, errors, skipped) = counts(runs.iter().flat_map(|r| &r.tests));
+    let tests: usize = runs.iter().map(|r| r.tests.len()).sum();
+    let time: f64 = runs.iter().map(|r| r.duration_s).sum();
     let _ = writeln!(
         xml,
-        "  <testsuite name=\"{}\" hostname=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">",
-        escape(&r.name),
-        escape(&r.board),
-        r.tests.len(),
-        r.duration_s
+        "  <testsuite name=\"{}\" hostname=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time:.3}\">",
+        escape(board),
+        escape(board),
     );
-    let _ = writeln!(
-        xml,
-        "    <properties><property name=\"verdict\" value=\"{}\"/><property name=\"elf\" value=\"{}\"/><property name=\"capture\" value=\"{}\"/></properties>",
-        r.verdict.as_str(),
-        escape(&r.elf),
-        escape(&r.capture)
-    );
+    xml.push_str("    <properties>");
+    for r in runs {
+        let _ = write!(
+            xml,
+            "<property name=\"{}.verdict\" value=\"{}\"/><property name=\"{}.elf\" value=\"{}\"/><property name=\"{}.capture\" value=\"{}\"/>",
+            escape(&r.name),
+            r.verdict.as_str(),
+            escape(&r.name),
+            escape(&r.elf),
+            escape(&r.name),
+            escape(&r.capture)
+        );
+    }
+    xml.push_str("</properties>\n");
+    for r in runs {
+        cases(xml, r);
+    }
+    xml.push_str("  </testsuite>\n");
+}
+
+fn cases(xml: &mut String, r: &TestReport) {
     for case in &r.tests {
         let _ = write!(
             xml,
@@ -99,7 +120,6 @@ fn suite(xml: &mut String, r: &TestReport) {
             escape(&r.capture)
         );
     }
-    xml.push_str("  </testsuite>\n");
 }
 
 fn escape(s: &str) -> String {
@@ -108,4 +128,36 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\n', "&#10;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str, board: &str) -> TestReport {
+        TestReport::error(name, board, "elf", "capture", "no QEMU".into())
+    }
+
+    #[test]
+    fn each_board_is_one_testsuite_holding_its_runs() {
+        let reports = [
+            run("ordering", "microbit"),
+            run("ordering", "mps2-an385"),
+            run("throughput", "microbit"),
+        ];
+        let xml = render(&reports);
+        assert_eq!(xml.matches("<testsuite ").count(), 2, "{xml}");
+        let microbit = xml
+            .split("<testsuite ")
+            .find(|s| s.starts_with("name=\"microbit\""))
+            .expect("a testsuite for microbit");
+        assert!(microbit.contains("ordering.verdict"), "{microbit}");
+        assert!(microbit.contains("throughput.verdict"), "{microbit}");
+        let cases = reports[0].tests.len() + reports[2].tests.len();
+        assert_eq!(microbit.matches("<testcase ").count(), cases, "{microbit}");
+        assert!(
+            microbit.contains(&format!("tests=\"{cases}\"")),
+            "{microbit}"
+        );
+    }
 }

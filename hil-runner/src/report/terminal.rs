@@ -127,3 +127,71 @@ pub fn render(reports: &[TestReport]) -> String {
     out.push('\n');
     out
 }
+
+/// The suite × board matrix of several boards' runs: one cell per run, its verdict.
+pub fn matrix(reports: &[TestReport]) -> String {
+    let mut boards: Vec<&str> = Vec::new();
+    let mut suites: Vec<&str> = Vec::new();
+    for r in reports {
+        if !boards.contains(&r.board.as_str()) {
+            boards.push(&r.board);
+        }
+        if !suites.contains(&r.name.as_str()) {
+            suites.push(&r.name);
+        }
+    }
+    let first = suites.iter().map(|s| s.len()).max().unwrap_or(0).max(5);
+    let widths: Vec<usize> = boards.iter().map(|b| b.len().max(7)).collect();
+    let mut out = String::new();
+    let _ = write!(out, "{:<first$}", "suite");
+    for (b, w) in boards.iter().zip(&widths) {
+        let _ = write!(out, "  {b:<w$}");
+    }
+    out.push('\n');
+    for suite in &suites {
+        let _ = write!(out, "{suite:<first$}");
+        for (board, w) in boards.iter().zip(&widths) {
+            let cells: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.name == *suite && r.board == *board)
+                .map(|r| r.verdict.as_str())
+                .collect();
+            let cell = if cells.is_empty() {
+                "-".to_owned()
+            } else {
+                cells.join(",")
+            };
+            let _ = write!(out, "  {cell:<w$}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_matrix_has_a_row_per_suite_and_a_column_per_board() {
+        let mut pass = TestReport::error("ordering", "microbit", "e", "c", String::new());
+        pass.verdict = Verdict::Pass;
+        let reports = [
+            pass,
+            TestReport::error("ordering", "mps2-an505", "e", "c", String::new()),
+            TestReport::error("throughput", "microbit", "e", "c", String::new()),
+        ];
+        let text = matrix(&reports);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].contains("microbit") && lines[0].contains("mps2-an505"));
+        let cells = |line: &str| {
+            line.split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(cells(lines[1]), "pass error", "{text}");
+        assert_eq!(cells(lines[2]), "error -", "{text}");
+    }
+}

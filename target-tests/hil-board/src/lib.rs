@@ -25,6 +25,12 @@
 //! Supported boards (feature = `boards/NAME.toml`):
 //!
 //! - `lm3s6965evb`: TI LM3S6965 (Cortex-M3), emulated by QEMU; UART0;
+//! - `microbit`: nRF51822 (Cortex-M0), emulated by QEMU; UART0;
+//! - `mps2-an385`, `mps2-an386`, `mps2-an500`: Arm MPS2 (Cortex-M3, M4, M7),
+//!   emulated by QEMU; CMSDK UART0;
+//! - `mps2-an505`: Arm MPS2 AN505 (Cortex-M33), `mps3-an547`: Arm MPS3 AN547
+//!   (Cortex-M55), emulated by QEMU, secure state; CMSDK UART0;
+//! - `netduinoplus2`: STM32F405 (Cortex-M4F, FPU on), emulated by QEMU; USART1;
 //! - `nucleo-f401re`: STM32F401RE (Cortex-M4F) at 84 MHz; USART2 to the ST-LINK;
 //! - `nrf52840-dk`: nRF52840 (Cortex-M4F) at 64 MHz; UARTE0 to the J-Link;
 //! - `rpi-pico`: RP2040 (Cortex-M0+) at 125 MHz; UART0 to a Debug Probe;
@@ -48,15 +54,26 @@ mod failure;
 mod message;
 
 // Shared by the emulated boards.
-#[cfg(all(hil_board, feature = "lm3s6965evb"))]
+#[cfg(all(
+    hil_board,
+    any(
+        feature = "mps2-an385",
+        feature = "mps2-an386",
+        feature = "mps2-an500",
+        feature = "mps2-an505",
+        feature = "mps3-an547"
+    )
+))]
+mod cmsdk_uart;
+#[cfg(all(hil_board, feature = "emulated"))]
 mod mmio;
-#[cfg(all(hil_board, feature = "lm3s6965evb"))]
+#[cfg(all(hil_board, feature = "emulated"))]
 mod qemu;
 
 // Shared by the real boards.
-#[cfg(all(hil_board, not(feature = "lm3s6965evb")))]
+#[cfg(all(hil_board, not(feature = "emulated")))]
 mod driver_cell;
-#[cfg(all(hil_board, not(feature = "lm3s6965evb")))]
+#[cfg(all(hil_board, not(feature = "emulated")))]
 mod probe;
 #[cfg(all(hil_board, any(feature = "rpi-pico", feature = "rpi-pico-usb")))]
 mod rp2040;
@@ -65,6 +82,41 @@ mod rp2040;
 mod lm3s6965evb;
 #[cfg(all(hil_board, feature = "lm3s6965evb"))]
 use lm3s6965evb as board;
+
+#[cfg(all(hil_board, feature = "microbit"))]
+mod microbit;
+#[cfg(all(hil_board, feature = "microbit"))]
+use microbit as board;
+
+#[cfg(all(hil_board, feature = "mps2-an385"))]
+mod mps2_an385;
+#[cfg(all(hil_board, feature = "mps2-an385"))]
+use mps2_an385 as board;
+
+#[cfg(all(hil_board, feature = "mps2-an386"))]
+mod mps2_an386;
+#[cfg(all(hil_board, feature = "mps2-an386"))]
+use mps2_an386 as board;
+
+#[cfg(all(hil_board, feature = "mps2-an500"))]
+mod mps2_an500;
+#[cfg(all(hil_board, feature = "mps2-an500"))]
+use mps2_an500 as board;
+
+#[cfg(all(hil_board, feature = "mps2-an505"))]
+mod mps2_an505;
+#[cfg(all(hil_board, feature = "mps2-an505"))]
+use mps2_an505 as board;
+
+#[cfg(all(hil_board, feature = "mps3-an547"))]
+mod mps3_an547;
+#[cfg(all(hil_board, feature = "mps3-an547"))]
+use mps3_an547 as board;
+
+#[cfg(all(hil_board, feature = "netduinoplus2"))]
+mod netduinoplus2;
+#[cfg(all(hil_board, feature = "netduinoplus2"))]
+use netduinoplus2 as board;
 
 #[cfg(all(hil_board, feature = "nucleo-f401re"))]
 mod nucleo_f401re;

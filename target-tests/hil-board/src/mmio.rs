@@ -37,6 +37,10 @@ impl Register {
 
     /// Sets `bits` in the register (read, modify, write).
     #[inline]
+    #[cfg_attr(
+        not(any(feature = "lm3s6965evb", feature = "netduinoplus2")),
+        allow(dead_code)
+    )]
     pub(crate) fn set_bits(self, bits: u32) {
         self.write(self.read() | bits);
     }

@@ -1,12 +1,15 @@
-//! QEMU backend: `qemu-system-arm` started halted, watched through its gdbstub, its UART read through a pty (serialport) or a socket.
+//! QEMU backend: `qemu-system-arm` started halted, watched through its gdbstub, its UART read through a pipe (default), a pty (serialport) or a socket.
 //!
 //! QEMU starts with `-S` (halted) and its gdbstub on a Unix socket. The
 //! runner opens the UART first, connects to the gdbstub, sets a breakpoint
 //! on the HardFault handler (vector 3 of the ELF's vector table; else the
 //! word at VTOR + 12) and resumes the CPU through the gdbstub, so no byte is
 //! written before a reader exists and no fault runs before the watch is
-//! armed. A pty is the same serial path a real board uses; the socket
-//! chardev is lossless and faster.
+//! armed. The default UART path is a pipe chardev (`-chardev pipe` on two
+//! FIFOs the runner makes): lossless, no tty layer, no reconnect timer, and
+//! QEMU blocks on a full pipe rather than dropping bytes; the CPU runs as soon
+//! as the gdbstub is armed. A pty (`--qemu-serial pty`) is the same serial
+//! path a real board uses; the socket chardev is lossless too.
 //!
 //! How a run ends ([`Backend::ended`]):
 //!
@@ -51,7 +54,7 @@ use tokio::sync::{oneshot, watch as channel};
 use self::gdb::Gdb;
 use super::{Backend, BackendError, TargetEnd};
 use crate::board::QemuBoard;
-use crate::source::{ByteSource, SerialSource, SocketSource};
+use crate::source::{ByteSource, PipeSource, SerialSource, SocketSource};
 
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-arm";
@@ -71,8 +74,10 @@ const PTY_CONNECT_POLL: Duration = Duration::from_millis(1100);
 /// How QEMU's UART reaches the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum QemuSerial {
-    /// A pseudo-terminal read through serialport: the real-board serial path.
+    /// A pipe chardev on FIFOs the runner makes: lossless, no tty layer, the fastest path.
     #[default]
+    Pipe,
+    /// A pseudo-terminal read through serialport: the real-board serial path (waits for QEMU's reader poll).
     Pty,
     /// A Unix socket chardev: lossless, no tty layer.
     Socket,
@@ -84,10 +89,16 @@ struct RunFiles {
     gdb: Option<PathBuf>,
     uart_socket: Option<PathBuf>,
     uart_log: Option<PathBuf>,
+    /// The pipe chardev's base path; the FIFOs are `BASE.in` and `BASE.out`.
+    uart_pipe: Option<PathBuf>,
 }
 
 impl RunFiles {
     fn remove(&mut self) {
+        let pipe = self.uart_pipe.take();
+        let fifos = pipe
+            .iter()
+            .flat_map(|base| [fifo(base, "in"), fifo(base, "out")]);
         for path in [
             self.gdb.take(),
             self.uart_socket.take(),
@@ -95,10 +106,19 @@ impl RunFiles {
         ]
         .into_iter()
         .flatten()
+        .chain(fifos)
         {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// One FIFO of a pipe chardev: `BASE.in` (to the UART) or `BASE.out` (from it).
+fn fifo(base: &Path, end: &str) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    name.push(".");
+    name.push(end);
+    PathBuf::from(name)
 }
 
 /// The monitor task of a running QEMU: it owns the process and the gdbstub connection.
@@ -171,6 +191,10 @@ impl QemuBackend {
             .arg("-kernel")
             .arg(elf);
         let chardev = match (&self.files.uart_socket, &self.files.uart_log) {
+            _ if self.files.uart_pipe.is_some() => format!(
+                "pipe,id=hilserial,path={}",
+                self.files.uart_pipe.as_ref().expect("checked").display()
+            ),
             (Some(path), _) => format!(
                 "socket,id=hilserial,path={},server=on,wait=on",
                 path.display()
@@ -272,6 +296,32 @@ impl QemuBackend {
         Ok(opened)
     }
 
+    /// Open the read end of the pipe chardev (QEMU has it open by now).
+    async fn open_pipe(
+        &mut self,
+        stdout: tokio::process::ChildStdout,
+    ) -> Result<Box<dyn ByteSource>, BackendError> {
+        let base = self.files.uart_pipe.clone().expect("pipe runs have a FIFO");
+        let out = fifo(&base, "out");
+        let source = match PipeSource::open(&out) {
+            Ok(source) => source,
+            Err(e) => {
+                self.stop().await;
+                return Err(BackendError::Serial {
+                    what: out.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        // Drain QEMU's stdout so it never blocks on it.
+        tokio::spawn(async move {
+            let mut stdout = stdout;
+            let mut sink = Vec::new();
+            let _ = stdout.read_to_end(&mut sink).await;
+        });
+        Ok(Box::new(source))
+    }
+
     fn alive(&mut self) -> bool {
         self.child
             .as_mut()
@@ -333,6 +383,20 @@ impl Backend for QemuBackend {
         match self.serial {
             QemuSerial::Socket => self.files.uart_socket = Some(tmp.join(format!("{id}.sock"))),
             QemuSerial::Pty => self.files.uart_log = Some(tmp.join(format!("{id}.uart.log"))),
+            QemuSerial::Pipe => {
+                let base = tmp.join(format!("{id}.uart"));
+                self.files.uart_pipe = Some(base.clone());
+                for end in ["in", "out"] {
+                    let path = fifo(&base, end);
+                    if let Err(e) = PipeSource::make_fifo(&path) {
+                        self.files.remove();
+                        return Err(BackendError::Serial {
+                            what: path.display().to_string(),
+                            message: format!("cannot make the UART FIFO: {e}"),
+                        });
+                    }
+                }
+            }
         }
         self.qemu_gone = Arc::new(AtomicBool::new(false));
         let spawned = Instant::now();
@@ -359,10 +423,18 @@ impl Backend for QemuBackend {
             let _ = stderr.read_to_string(&mut text).await;
             text
         }));
-        // The UART first: with a socket chardev (wait=on) QEMU waits for it before it starts its gdbstub.
-        let (source, run_at) = self.open_source(stdout).await?;
-        let (gdb, hardfault) = self.arm_watch(elf).await?;
-        tokio::time::sleep_until(run_at).await;
+        let (source, gdb, hardfault) = if self.serial == QemuSerial::Pipe {
+            // QEMU opened its FIFOs before it started the gdbstub: once that answers, a reader sees no false end of file.
+            let (gdb, hardfault) = self.arm_watch(elf).await?;
+            let source = self.open_pipe(stdout).await?;
+            (source, gdb, hardfault)
+        } else {
+            // The UART first: with a socket chardev (wait=on) QEMU waits for it before it starts its gdbstub.
+            let (source, run_at) = self.open_source(stdout).await?;
+            let (gdb, hardfault) = self.arm_watch(elf).await?;
+            tokio::time::sleep_until(run_at).await;
+            (source, gdb, hardfault)
+        };
 
         let child = self.child.take().expect("QEMU is running");
         let (end_tx, end_rx) = channel::channel(None);

@@ -114,9 +114,9 @@ fn main() -> ! {
 
     // A build for one size measures the link alone: its figures count no timed log calls.
     if ONLY_EXTRA.is_none() {
-        #[cfg(any(feature = "lm3s6965evb", not(target_has_atomic = "32")))]
+        #[cfg(any(feature = "emulated", not(target_has_atomic = "32")))]
         let counter = counter::Counter::start(&mut core.SYST);
-        #[cfg(all(not(feature = "lm3s6965evb"), target_has_atomic = "32"))]
+        #[cfg(all(not(feature = "emulated"), target_has_atomic = "32"))]
         let counter = counter::Counter::start(&mut core.DCB, &mut core.DWT);
         let cost = log_call_cost(&counter, drain);
         emit::param("log_call_cycles", cost.mean);
@@ -196,22 +196,22 @@ fn log_call_cost(counter: &counter::Counter<'_>, drain: &Drain) -> Cost {
 
 /// The counter the per-call cost is read from: SysTick, or DWT's cycle counter where there is one.
 mod counter {
-    #[cfg(any(feature = "lm3s6965evb", not(target_has_atomic = "32")))]
+    #[cfg(any(feature = "emulated", not(target_has_atomic = "32")))]
     pub use systick::{Counter, CLOCK};
 
-    #[cfg(all(not(feature = "lm3s6965evb"), target_has_atomic = "32"))]
+    #[cfg(all(not(feature = "emulated"), target_has_atomic = "32"))]
     pub use dwt::{Counter, CLOCK};
 
     /// SysTick on the core clock, free-running over its 24 bits (no interrupt).
     ///
     /// On the emulated board it is calibrated to instructions; on ARMv6-M
     /// boards (no DWT cycle counter, RP2040) it counts core cycles.
-    #[cfg(any(feature = "lm3s6965evb", not(target_has_atomic = "32")))]
+    #[cfg(any(feature = "emulated", not(target_has_atomic = "32")))]
     mod systick {
         use cortex_m::peripheral::SYST;
 
         /// What the figures count.
-        pub const CLOCK: u32 = if cfg!(feature = "lm3s6965evb") {
+        pub const CLOCK: u32 = if cfg!(feature = "emulated") {
             super::super::CLOCK_EMULATED
         } else {
             super::super::CLOCK_SYSTICK
@@ -231,7 +231,7 @@ mod counter {
                     syst,
                     scale: (1, 1),
                 };
-                if cfg!(feature = "lm3s6965evb") {
+                if cfg!(feature = "emulated") {
                     // Instructions per tick, from a loop of known instruction count.
                     let ticks = u64::from(hil_cycles::calibrate()).max(1);
                     counter.scale = (u64::from(hil_cycles::CALIBRATION_INSTRUCTIONS), ticks);
@@ -264,7 +264,7 @@ mod counter {
     }
 
     /// DWT's free-running 32-bit cycle counter (ARMv7-M and later).
-    #[cfg(all(not(feature = "lm3s6965evb"), target_has_atomic = "32"))]
+    #[cfg(all(not(feature = "emulated"), target_has_atomic = "32"))]
     mod dwt {
         use cortex_m::peripheral::{DCB, DWT};
 
