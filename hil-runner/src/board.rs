@@ -16,7 +16,7 @@ pub mod memory_x;
 pub mod probe;
 pub mod verify;
 
-pub use probe::{ProbeBoard, SerialPortSpec, SerialSettings, UsbId};
+pub use probe::{ProbeBoard, SerialPortSpec, SerialSettings, UsbId, WireProtocol};
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};

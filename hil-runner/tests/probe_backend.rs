@@ -98,6 +98,7 @@ async fn a_probe_this_user_may_not_open_points_at_the_udev_rules() {
     probes[0].accessible = false;
     let access = Arc::new(Double {
         probes,
+        attach_delay: Mutex::new(std::time::Duration::ZERO),
         target: Mutex::new(None),
         log: Log::default(),
     });

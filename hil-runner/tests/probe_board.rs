@@ -61,6 +61,8 @@ fn a_bad_serial_table_is_an_error_naming_file_and_field(#[case] serial: &str, #[
 #[case::unknown_chip("chip = \"STM32F401RETx\"", "chip = \"STM32F999ZZ\"", "probe.chip")]
 #[case::partial_chip("chip = \"STM32F401RETx\"", "chip = \"STM32F401RET\"", "probe.chip")]
 #[case::bad_selector("connect_under_reset = false", "selector = \"0483\"", "probe.selector")]
+#[case::zero_speed("connect_under_reset = false", "speed = 0", "probe.speed")]
+#[case::unknown_protocol("connect_under_reset = false", "protocol = \"spi\"", "probe.protocol")]
 #[case::unknown_kind("kind = \"probe\"", "kind = \"jtag\"", "kind")]
 #[case::qemu_table_on_a_probe_board("[probe]", "[qemu]\nmachine = \"x\"\n[probe]", "qemu")]
 #[case::no_serial_table("[serial]", "", "serial")]
@@ -312,4 +314,31 @@ fn images_are_taken_only_from_the_board_they_were_built_for() {
     .unwrap();
     std::fs::write(release.join("libhil_board.rlib"), "").unwrap();
     assert_eq!(images_in(&release, &b), [release.join("ordering")]);
+}
+
+#[test]
+fn speed_protocol_and_allow_erase_all_are_read_from_the_probe_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = NUCLEO.replace(
+        "connect_under_reset = false",
+        "connect_under_reset = false\nspeed = 1800\nprotocol = \"JTAG\"\nallow_erase_all = true",
+    );
+    let board = Board::load(&board_file(
+        dir.path(),
+        "nucleo-f401re",
+        &toml,
+        NUCLEO_MEMORY,
+    ))
+    .unwrap();
+    let p = probe(&board);
+    assert_eq!(
+        (p.speed_khz, p.protocol, p.allow_erase_all),
+        (Some(1800), Some(board::WireProtocol::Jtag), true)
+    );
+    let plain = nucleo(dir.path());
+    let p = probe(&plain);
+    assert_eq!(
+        (p.speed_khz, p.protocol, p.allow_erase_all),
+        (None, None, false)
+    );
 }

@@ -262,3 +262,51 @@ async fn an_embedded_test_suite_is_flashed_once_then_reset_and_told_each_test() 
     b.stop().await;
     assert_eq!(access.log().iter().filter(|e| *e == "flash").count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wedged_probe_is_an_error_at_the_bring_up_deadline_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_master, port) = pty(dir.path());
+    let board = nucleo_with_port(dir.path(), &port);
+    let access = Double::new(&["0483:374b"], Scripted::new(&[CoreStatus::Running]));
+    *access.attach_delay.lock().unwrap() = std::time::Duration::from_secs(3);
+    let started = std::time::Instant::now();
+    let err = backend(&board, access, None)
+        .with_bring_up_deadline(std::time::Duration::from_millis(300))
+        .start(Path::new("fw.elf"))
+        .await
+        .err()
+        .expect("the deadline passes");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert!(
+        matches!(
+            err,
+            hil_runner::backend::BackendError::Probe {
+                source: hil_runner::backend::probe::ProbeError::Deadline { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_locked_chip_and_a_busy_probe_say_what_to_do() {
+    use hil_runner::backend::probe::ProbeError;
+    let locked = ProbeError::Locked {
+        chip: "nRF52840_xxAA".into(),
+        message: "erase_all".into(),
+    };
+    assert!(
+        locked.to_string().contains("probe.allow_erase_all = true"),
+        "{locked}"
+    );
+    let busy = ProbeError::Busy {
+        probe: "1366:1015".into(),
+        message: "Resource busy".into(),
+    };
+    assert!(
+        busy.to_string().contains("is busy: another program"),
+        "{busy}"
+    );
+}

@@ -34,8 +34,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use access::{
-    Answered, CoreRegister, CoreStatus, FaultCause, FaultRegisters, HaltCause, ProbeAccess,
-    ProbeError, ProbeInfo, Semihosting, TargetControl,
+    Answered, AttachOptions, CoreRegister, CoreStatus, FaultCause, FaultRegisters, HaltCause,
+    ProbeAccess, ProbeError, ProbeInfo, Semihosting, TargetControl,
 };
 use progress::FlashBars;
 pub use sessions::Sessions;
@@ -125,7 +125,11 @@ pub struct ProbeBackend {
     command_line: String,
     reuse_flashed: bool,
     output: Arc<Mutex<String>>,
+    bring_up_deadline: Duration,
 }
+
+/// The longest attach, flash and start may take before the run is an error (a wedged probe).
+pub const BRING_UP_DEADLINE: Duration = Duration::from_secs(300);
 
 impl ProbeBackend {
     /// A backend for `board` (whose kind is `probe`) through probe-rs.
@@ -158,7 +162,14 @@ impl ProbeBackend {
             command_line: String::new(),
             reuse_flashed: false,
             output: Arc::default(),
+            bring_up_deadline: BRING_UP_DEADLINE,
         }
+    }
+
+    /// How long attach, flash and start may take (default [`BRING_UP_DEADLINE`]).
+    pub fn with_bring_up_deadline(mut self, deadline: Duration) -> Self {
+        self.bring_up_deadline = deadline;
+        self
     }
 
     /// Keep sessions between runs in `sessions` (default: this backend's own; [`Self::new`]:
@@ -226,7 +237,8 @@ impl ProbeBackend {
         elf: &Path,
     ) -> Result<(Box<dyn TargetControl>, Option<u64>), BackendError> {
         let access = self.access.clone();
-        let (chip, under_reset) = (self.probe.chip.clone(), self.probe.connect_under_reset);
+        let options = access::AttachOptions::of(&self.probe);
+        let chip = options.chip.clone();
         let elf: PathBuf = elf.into();
         let bars = self
             .bars
@@ -242,7 +254,7 @@ impl ProbeBackend {
                     tracing::debug!(%probe, %chip, "reusing the parked session");
                     (parked.ctl, parked.flashed)
                 }
-                None => (access.attach(&probe, &chip, under_reset)?, None),
+                None => (access.attach_with(&probe, &options)?, None),
             };
             if reuse && digest.is_some() && on_chip == digest {
                 eprintln!(
@@ -258,7 +270,13 @@ impl ProbeBackend {
             ctl.reset_and_run()?;
             Ok((ctl, digest))
         });
-        match task.await {
+        let Ok(joined) = tokio::time::timeout(self.bring_up_deadline, task).await else {
+            // The blocking thread cannot be cancelled: it ends when probe-rs gives up.
+            return Err(self.probe_error(ProbeError::Deadline {
+                seconds: self.bring_up_deadline.as_secs(),
+            }));
+        };
+        match joined {
             Ok(result) => result.map_err(|e| self.probe_error(e)),
             Err(join) => Err(self.probe_error(ProbeError::Panicked {
                 action: "attaching, flashing and starting the target",

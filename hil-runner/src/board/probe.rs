@@ -5,6 +5,9 @@
 //! chip = "STM32F401RETx"        # probe-rs target name
 //! selector = "0483:374b"        # optional VID:PID[:serial]; default: the only probe attached
 //! connect_under_reset = false   # optional
+//! speed = 4000                  # optional: SWD/JTAG clock in kHz; default: the probe's
+//! protocol = "swd"              # optional: "swd" or "jtag"; default: the probe's
+//! allow_erase_all = false       # optional: let probe-rs erase a locked chip (nRF APPROTECT)
 //!
 //! [serial]
 //! port = "/dev/serial/by-id/usb-STMicroelectronics_STM32_STLink_*"  # a path (glob allowed), or
@@ -28,6 +31,10 @@ pub(super) struct RawProbe {
     selector: Option<String>,
     #[serde(default)]
     connect_under_reset: bool,
+    speed: Option<u32>,
+    protocol: Option<String>,
+    #[serde(default)]
+    allow_erase_all: bool,
 }
 
 /// `[serial]` as written.
@@ -55,8 +62,23 @@ pub struct ProbeBoard {
     pub selector: Option<UsbId>,
     /// Attach with the reset line held (chips that remap or sleep their SWD pins).
     pub connect_under_reset: bool,
+    /// SWD/JTAG clock in kHz (`probe.speed`); `None`: the probe's default.
+    pub speed_khz: Option<u32>,
+    /// Wire protocol (`probe.protocol`); `None`: the probe's default.
+    pub protocol: Option<WireProtocol>,
+    /// Let probe-rs erase the whole chip to unlock it (`probe.allow_erase_all`).
+    pub allow_erase_all: bool,
     /// The serial port the firmware logs to.
     pub serial: SerialSettings,
+}
+
+/// The debug wire protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireProtocol {
+    /// Serial Wire Debug.
+    Swd,
+    /// JTAG.
+    Jtag,
 }
 
 /// The `[serial]` table: which port, at what speed.
@@ -201,6 +223,25 @@ pub(super) fn validate(
         .map(|s| s.parse::<UsbId>())
         .transpose()
         .map_err(|m| ("probe.selector", m))?;
+    if probe.speed == Some(0) {
+        return Err(("probe.speed", "must be a positive clock in kHz".into()));
+    }
+    let protocol = match probe
+        .protocol
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => None,
+        Some("swd") => Some(WireProtocol::Swd),
+        Some("jtag") => Some(WireProtocol::Jtag),
+        Some(other) => {
+            return Err((
+                "probe.protocol",
+                format!("{other:?} is not a debug protocol: write \"swd\" or \"jtag\""),
+            ))
+        }
+    };
     let port = match (serial.port, serial.usb) {
         (Some(_), Some(_)) => {
             return Err((
@@ -232,6 +273,9 @@ pub(super) fn validate(
         chip: probe.chip,
         selector,
         connect_under_reset: probe.connect_under_reset,
+        speed_khz: probe.speed,
+        protocol,
+        allow_erase_all: probe.allow_erase_all,
         serial: SerialSettings {
             port,
             baud: serial.baud,

@@ -184,6 +184,8 @@ impl TargetControl for Scripted {
 /// Probes that `list` shows; `attach` hands out the scripted chip once.
 pub struct Double {
     pub probes: Vec<ProbeInfo>,
+    /// How long `attach` takes (a wedged probe: longer than the bring-up deadline).
+    pub attach_delay: Mutex<Duration>,
     pub target: Mutex<Option<Scripted>>,
     pub log: Log,
 }
@@ -200,6 +202,7 @@ impl Double {
                     accessible: true,
                 })
                 .collect(),
+            attach_delay: Mutex::new(Duration::ZERO),
             target: Mutex::new(Some(target)),
             log,
         })
@@ -224,6 +227,7 @@ impl ProbeAccess for Double {
             .lock()
             .unwrap()
             .push(format!("attach {} {chip} reset={under_reset}", probe.id));
+        std::thread::sleep(*self.attach_delay.lock().unwrap());
         Ok(Box::new(
             self.target.lock().unwrap().take().expect("attached once"),
         ))

@@ -9,9 +9,9 @@
 //! - [`init`]: sets up the serial port;
 //! - [`uart_write`]: blocking write to the serial port (the transport's sink);
 //! - [`exit`]: ends the run with success or failure: on emulated boards QEMU
-//!   exits with status 0 or 1 (semihosting); on real boards the core halts on
-//!   a breakpoint with the exit code (0 or 1) in `r0` and as the `bkpt`
-//!   immediate, for the debug probe to see.
+//!   exits with status 0 or 1 (semihosting); on real boards the same
+//!   semihosting exit halts the core for the debug probe, which reports
+//!   status 0 or 1 as QEMU does.
 //!
 //! The build script puts the board's memory layout (the file that the
 //! `memory` field of `boards/NAME.toml` names) on the linker search path as

@@ -16,7 +16,7 @@ pub use crate::backend::fault::{
     CoreRegister, FaultCause, FaultRegisters, BFAR, CFSR, HFSR, MMFAR,
 };
 use crate::backend::TargetEnd;
-use crate::board::UsbId;
+use crate::board::{ProbeBoard, UsbId, WireProtocol};
 
 /// What a probe operation failed at. Messages name the probe, chip or ELF.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,37 @@ pub enum ProbeError {
         under_reset: bool,
         /// probe-rs's message.
         message: String,
+    },
+    /// The chip is locked (read protection, nRF APPROTECT) and may not be erased to unlock it.
+    #[error(
+        "the chip {chip} is locked (read-out protection, nRF APPROTECT): {message}; to unlock \
+         it probe-rs must erase the whole chip: set `probe.allow_erase_all = true` in the board file"
+    )]
+    Locked {
+        /// The chip.
+        chip: String,
+        /// probe-rs's message.
+        message: String,
+    },
+    /// Another program has the probe open.
+    #[error(
+        "debug probe {probe} is busy: another program has it open (probe-rs, OpenOCD, a \
+         debugger, another hil-runner); close it and run again ({message})"
+    )]
+    Busy {
+        /// The probe.
+        probe: String,
+        /// probe-rs's message.
+        message: String,
+    },
+    /// Attaching, flashing and starting the target took longer than the bring-up deadline.
+    #[error(
+        "attaching, flashing and starting the target took longer than {seconds} s: the probe or \
+         the chip does not answer (unplug and re-plug the board)"
+    )]
+    Deadline {
+        /// The deadline.
+        seconds: u64,
     },
     /// Flashing the image failed (erase, program or verify).
     #[error("flashing {elf} failed: {message}")]
@@ -89,6 +120,34 @@ impl fmt::Display for ProbeInfo {
     }
 }
 
+/// How to attach: the `[probe]` settings of the board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachOptions {
+    /// probe-rs chip name.
+    pub chip: String,
+    /// Hold reset while attaching.
+    pub under_reset: bool,
+    /// SWD/JTAG clock in kHz.
+    pub speed_khz: Option<u32>,
+    /// Wire protocol.
+    pub protocol: Option<WireProtocol>,
+    /// Let probe-rs erase a locked chip.
+    pub allow_erase_all: bool,
+}
+
+impl AttachOptions {
+    /// The options a board file gives.
+    pub fn of(probe: &ProbeBoard) -> Self {
+        Self {
+            chip: probe.chip.clone(),
+            under_reset: probe.connect_under_reset,
+            speed_khz: probe.speed_khz,
+            protocol: probe.protocol,
+            allow_erase_all: probe.allow_erase_all,
+        }
+    }
+}
+
 /// Lists debug probes and attaches to a chip through one.
 pub trait ProbeAccess: Send + Sync {
     /// The probes attached; returns at once when there are none.
@@ -101,6 +160,16 @@ pub trait ProbeAccess: Send + Sync {
         chip: &str,
         under_reset: bool,
     ) -> Result<Box<dyn TargetControl>, ProbeError>;
+
+    /// Attach as `options` say (speed, protocol, erase permission); default: [`Self::attach`],
+    /// ignoring the options it has no parameter for.
+    fn attach_with(
+        &self,
+        probe: &ProbeInfo,
+        options: &AttachOptions,
+    ) -> Result<Box<dyn TargetControl>, ProbeError> {
+        self.attach(probe, &options.chip, options.under_reset)
+    }
 }
 
 /// Why a core is halted.

@@ -17,12 +17,12 @@ use probe_rs::{
 };
 
 use super::access::{
-    Answered, CoreRegister, CoreStatus, HaltCause, ProbeAccess, ProbeError, ProbeInfo, Semihosting,
-    TargetControl,
+    Answered, AttachOptions, CoreRegister, CoreStatus, HaltCause, ProbeAccess, ProbeError,
+    ProbeInfo, Semihosting, TargetControl,
 };
 use super::progress::FlashEvent;
 use crate::board::probe::registry;
-use crate::board::UsbId;
+use crate::board::{UsbId, WireProtocol};
 
 /// How long a halt or a reset-and-halt may take.
 const HALT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -57,6 +57,23 @@ impl ProbeRs {
     pub fn with_lister(make: impl Fn() -> Box<dyn ProbeLister> + Send + Sync + 'static) -> Self {
         Self {
             make_lister: Box::new(move || Lister::with_lister(make())),
+        }
+    }
+}
+
+/// Why a probe did not open: busy (another program has it), or anything else.
+fn open_error(probe: &ProbeInfo, e: &dyn std::error::Error) -> ProbeError {
+    let message = chain(e);
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("busy") || lower.contains("already in use") || lower.contains("claim") {
+        ProbeError::Busy {
+            probe: probe.to_string(),
+            message,
+        }
+    } else {
+        ProbeError::Open {
+            probe: probe.to_string(),
+            message,
         }
     }
 }
@@ -100,6 +117,24 @@ impl ProbeAccess for ProbeRs {
         chip: &str,
         under_reset: bool,
     ) -> Result<Box<dyn TargetControl>, ProbeError> {
+        self.attach_with(
+            probe,
+            &AttachOptions {
+                chip: chip.into(),
+                under_reset,
+                speed_khz: None,
+                protocol: None,
+                allow_erase_all: false,
+            },
+        )
+    }
+
+    fn attach_with(
+        &self,
+        probe: &ProbeInfo,
+        options: &AttachOptions,
+    ) -> Result<Box<dyn TargetControl>, ProbeError> {
+        let (chip, under_reset) = (options.chip.as_str(), options.under_reset);
         let target = registry()
             .get_target_by_name(chip)
             .map_err(|_| ProbeError::UnknownChip { chip: chip.into() })?;
@@ -109,19 +144,44 @@ impl ProbeAccess for ProbeRs {
             interface: None,
             serial_number: probe.id.serial.clone(),
         };
-        let opened = (self.make_lister)()
+        let mut opened = (self.make_lister)()
             .open(selector)
-            .map_err(|e| ProbeError::Open {
+            .map_err(|e| open_error(probe, &e))?;
+        if let Some(protocol) = options.protocol {
+            let protocol = match protocol {
+                WireProtocol::Swd => probe_rs::probe::WireProtocol::Swd,
+                WireProtocol::Jtag => probe_rs::probe::WireProtocol::Jtag,
+            };
+            opened
+                .select_protocol(protocol)
+                .map_err(|e| ProbeError::Open {
+                    probe: probe.to_string(),
+                    message: format!("cannot select {protocol:?} (probe.protocol): {}", chain(&e)),
+                })?;
+        }
+        if let Some(khz) = options.speed_khz {
+            let set = opened.set_speed(khz).map_err(|e| ProbeError::Open {
                 probe: probe.to_string(),
-                message: chain(&e),
+                message: format!("cannot set {khz} kHz (probe.speed): {}", chain(&e)),
             })?;
-        let attached = if under_reset {
-            opened.attach_under_reset_with_registry(chip, Permissions::default(), registry())
+            tracing::debug!(asked = khz, set, "probe speed in kHz");
+        }
+        let permissions = if options.allow_erase_all {
+            Permissions::new().allow_erase_all()
         } else {
-            opened.attach_with_registry(chip, Permissions::default(), registry())
+            Permissions::default()
+        };
+        let attached = if under_reset {
+            opened.attach_under_reset_with_registry(chip, permissions, registry())
+        } else {
+            opened.attach_with_registry(chip, permissions, registry())
         };
         let session = attached.map_err(|e| match e {
             probe_rs::Error::ChipNotFound(_) => ProbeError::UnknownChip { chip: chip.into() },
+            probe_rs::Error::MissingPermissions(_) => ProbeError::Locked {
+                chip: chip.into(),
+                message: chain(&e),
+            },
             e => ProbeError::Attach {
                 chip: chip.into(),
                 under_reset,
