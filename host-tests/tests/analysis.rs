@@ -576,11 +576,26 @@ fn a_run_without_its_end_marker_is_no_end() {
 }
 
 #[test]
-fn firmware_without_an_end_marker_is_not_expected_to_send_one() {
+fn firmware_without_boot_start_or_end_markers_is_not_expected_to_send_an_end() {
+    // A user's firmware on hil-transport: sequence-like frames and drop reports, no test markers.
+    let fw = hil_firmware_without(&[fmt::END, fmt::BOOT, fmt::START]);
+    let bytes = Stream::new(&fw).seq(0, 0, 0).stream(0, 1).bytes;
+    let a = analyse(&fw, &bytes, None);
+    assert_eq!(violations(&a), []);
+}
+
+#[test]
+fn firmware_with_a_start_marker_but_no_end_marker_is_still_expected_to_end() {
+    // hil-protocol firmware that never ends (a hang) is judged by the missing end marker.
     let fw = hil_firmware_without(&[fmt::END]);
     let bytes = begin(&fw, "block").seq(0, 0, 0).stream(0, 1).bytes;
     let a = analyse(&fw, &bytes, None);
-    assert_eq!(violations(&a), []);
+    assert_eq!(
+        violations(&a),
+        [Violation::NoEnd {
+            bytes: bytes.len() as u64
+        }]
+    );
 }
 
 #[test]
