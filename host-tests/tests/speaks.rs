@@ -81,10 +81,9 @@ fn hil_run(fw: &Firmware, name: &str) -> Vec<u8> {
 #[test]
 fn what_the_firmware_speaks_is_read_from_its_table() {
     assert_eq!(Speaks::of(&hil_firmware()), Speaks::Hil);
-    assert_eq!(
-        Speaks::of(&hil_firmware_without(&[fmt::END])),
-        Speaks::Defmt
-    );
+    assert_eq!(Speaks::of(&plain()), Speaks::Defmt);
+    // hil-protocol firmware that never ends still speaks hil-protocol.
+    assert_eq!(Speaks::of(&hil_firmware_without(&[fmt::END])), Speaks::Hil);
     assert_eq!(Speaks::Hil.as_str(), "hil-protocol");
     assert_eq!(Speaks::Defmt.as_str(), "defmt");
     assert_eq!(Speaks::DefmtTest.as_str(), "defmt-test");
@@ -274,7 +273,8 @@ fn rates_are_bytes_per_second_and_the_share_of_the_line() {
 
 /// A plain defmt firmware: no end marker.
 fn plain() -> Firmware {
-    hil_firmware_without(&[fmt::END])
+    // No boot, start or end marker: what a user's firmware on hil-transport has.
+    hil_firmware_without(&[fmt::END, fmt::BOOT, fmt::START])
 }
 
 fn plain_log(fw: &Firmware) -> Vec<u8> {
