@@ -251,3 +251,19 @@ pub fn analyse_in(
     }
     analyzer.finish(expected_board)
 }
+
+/// The end of a run that took a HardFault at pc 0x1234 (CFSR IACCVIOL, HFSR FORCED), for verdict tests.
+pub fn hard_fault_end() -> hil_runner::backend::TargetEnd {
+    use hil_runner::backend::probe::{FaultCause, FaultRegisters};
+    hil_runner::backend::TargetEnd::Fault(FaultRegisters {
+        cause: FaultCause::HardFault,
+        pc: 0x1234,
+        lr: 0x5678,
+        xpsr: 0x0100_0003,
+        stacked: true,
+        cfsr: Some(1),
+        hfsr: Some(1 << 30),
+        mmfar: Some(0),
+        bfar: Some(0),
+    })
+}

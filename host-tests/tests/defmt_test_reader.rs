@@ -162,18 +162,11 @@ fn a_failing_assertion_fails_its_test_with_the_message_and_the_rest_are_not_run(
 fn a_crash_between_tests_is_the_running_tests_crash() {
     let fw = three();
     let stream = [progress(0, 1, 3), progress(1, 2, 3)];
-    let registers = hil_runner::backend::probe::FaultRegisters {
-        cause: hil_runner::backend::probe::FaultCause::HardFault,
-        pc: 0x1234,
-        lr: 0x5678,
-        xpsr: 0x0100_0003,
-        stacked: true,
-        cfsr: Some(1),
-        hfsr: Some(1 << 30),
-        mmfar: Some(0),
-        bfar: Some(0),
-    };
-    let j = judge(&fw, &stream, Stop::TargetEnded(TargetEnd::Fault(registers)));
+    let j = judge(
+        &fw,
+        &stream,
+        Stop::TargetEnded(host_tests::streams::hard_fault_end()),
+    );
     assert_eq!(j.verdict, Verdict::Crash);
     assert_eq!(
         outcomes(&j),

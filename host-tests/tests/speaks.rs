@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use hil_protocol::fmt;
 use hil_runner::analysis::Analyzer;
-use hil_runner::backend::probe::{FaultCause, FaultRegisters};
 use hil_runner::backend::TargetEnd;
 use hil_runner::board::checks::Checks;
 use hil_runner::board::Board;
@@ -54,17 +53,7 @@ fn judge(firmware: &Firmware, bytes: &[u8], stop: Stop) -> Judgement {
 const EXIT_0: Stop = Stop::TargetEnded(TargetEnd::Exited { code: 0 });
 
 fn fault() -> TargetEnd {
-    TargetEnd::Fault(FaultRegisters {
-        cause: FaultCause::HardFault,
-        pc: 0x1234,
-        lr: 0x5678,
-        xpsr: 0x0100_0003,
-        stacked: true,
-        cfsr: Some(1),
-        hfsr: Some(1 << 30),
-        mmfar: Some(0),
-        bfar: Some(0),
-    })
+    host_tests::streams::hard_fault_end()
 }
 
 /// A passing hil-protocol run of test `name`.
