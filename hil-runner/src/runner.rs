@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::analysis::{Analyzer, SeenFrame};
-use crate::backend::probe::ProbeBackend;
+use crate::backend::probe::{ProbeAccess, ProbeBackend};
 use crate::backend::qemu::{QemuBackend, QemuSerial};
 use crate::backend::{Backend, TargetEnd};
 use crate::board::{Board, BoardKind};
@@ -62,6 +62,19 @@ pub struct RunOptions {
     pub log_format: Option<String>,
     /// Real boards: how long to wait for a probe or serial port another run holds ([`crate::lock`]).
     pub lock_timeout: Duration,
+    /// Real boards: reach the probes through this instead of probe-rs on this machine's USB
+    /// (a library user's own probe access; tests: probe-rs's FakeProbe or the doubles).
+    pub probe_access: Option<ProbeAccessOverride>,
+}
+
+/// A [`ProbeAccess`] a run uses instead of probe-rs on this machine ([`RunOptions::probe_access`]).
+#[derive(Clone)]
+pub struct ProbeAccessOverride(pub Arc<dyn ProbeAccess>);
+
+impl std::fmt::Debug for ProbeAccessOverride {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProbeAccessOverride(..)")
+    }
 }
 
 impl RunOptions {
@@ -90,6 +103,7 @@ impl RunOptions {
             log_prefix: None,
             log_format: None,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            probe_access: None,
         }
     }
 }
@@ -194,7 +208,11 @@ pub async fn run_with<'t>(
         }
         BoardKind::Probe(p) => {
             let boot = firmware.marker_index(crate::markers::MarkerKind::Boot);
-            let backend = ProbeBackend::new(&opts.board, p, boot)
+            let backend = match &opts.probe_access {
+                Some(access) => ProbeBackend::with_access(&opts.board, p, boot, access.0.clone()),
+                None => ProbeBackend::new(&opts.board, p, boot),
+            };
+            let backend = backend
                 .with_command_line(&opts.semihosting_args)
                 .reuse_flashed(opts.reuse_flashed);
             run_on(backend, firmware, opts, capture, listener).await
