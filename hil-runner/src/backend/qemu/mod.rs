@@ -209,7 +209,10 @@ impl QemuBackend {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // Its own process group: a Ctrl-C at the terminal reaches the runner only, which
+            // stops QEMU itself (keeping the capture and writing the reports) and reaps it.
+            .process_group(0);
         cmd
     }
 
@@ -347,8 +350,15 @@ impl QemuBackend {
             };
             gdb.insert_breakpoint(hardfault).await?;
             Ok::<_, std::io::Error>(hardfault)
-        }
-        .await;
+        };
+        // A QEMU that stops answering (SIGSTOP, wedged) is a fault, not a hang.
+        let armed = match tokio::time::timeout(STARTUP, armed).await {
+            Ok(armed) => armed,
+            Err(_) => Err(std::io::Error::other(format!(
+                "the gdbstub did not answer within {} s",
+                STARTUP.as_secs()
+            ))),
+        };
         match armed {
             Ok(hardfault) => Ok((gdb, hardfault)),
             Err(e) => Err(self

@@ -103,6 +103,8 @@ pub async fn monitor(
     mut kill: oneshot::Receiver<()>,
     gone: Arc<AtomicBool>,
 ) -> Option<TargetEnd> {
+    // The id is gone once the child is reaped: keep it for the messages.
+    let pid = child.id();
     let core = watch_core(gdb, hardfault);
     tokio::pin!(core);
     let end = tokio::select! {
@@ -128,10 +130,10 @@ pub async fn monitor(
             CoreEvent::Gone(why) => {
                 tracing::debug!(why, "gdbstub gone");
                 let status = child.wait().await;
-                Some(end_of(status, stderr).await)
+                Some(end_of(status, pid, stderr).await)
             }
         },
-        status = child.wait() => Some(end_of(status, stderr).await),
+        status = child.wait() => Some(end_of(status, pid, stderr).await),
         _ = &mut kill => {
             let _ = child.start_kill();
             let _ = child.wait().await;
@@ -145,8 +147,10 @@ pub async fn monitor(
 /// How QEMU's exit status (and, on a signal, its stderr) says the target ended.
 async fn end_of(
     status: std::io::Result<std::process::ExitStatus>,
+    pid: Option<u32>,
     stderr: Option<tokio::task::JoinHandle<String>>,
 ) -> TargetEnd {
+    use std::os::unix::process::ExitStatusExt as _;
     let status = match status {
         Ok(status) => status,
         Err(e) => {
@@ -173,12 +177,39 @@ async fn end_of(
                 .lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
+                .map(|l| format!("; its last words: {}", l.trim()))
+                .unwrap_or_default();
+            let pid = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            let how = match status.signal() {
+                Some(n) => format!("was killed by signal {n} ({})", signal_name(n)),
+                None => format!("ended: {status}"),
+            };
             TargetEnd::Killed {
-                detail: format!("QEMU {status}: {}", last.trim()),
+                detail: format!(
+                    "QEMU{pid} died while the firmware ran: it {how}, not by the runner{last}"
+                ),
             }
         }
     }
+}
+
+/// The name of a signal that may end QEMU.
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_owned()
 }
 
 /// The core at the HardFault breakpoint, as [`FaultAccess`]: the registers of
