@@ -218,3 +218,24 @@ async fn an_interrupted_probe_run_halts_the_core_and_keeps_what_arrived() {
     );
     assert_eq!(std::fs::read(&opts.capture).unwrap(), sent);
 }
+
+/// QEMU whose gdbstub fails while QEMU runs on (here: an ARMv7-M image on the Cortex-M0 micro:bit,
+/// whose HardFault frame lies outside its RAM) ends the run as an `error` at once, not at a hang.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gdbstub_failing_while_qemu_runs_on_is_an_error_and_qemu_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let board = hil_runner::board::Board::find("microbit").unwrap();
+    let mut opts = RunOptions::new(board, ordering_elf());
+    opts.capture = dir.path().join("c.raw");
+    opts.timeout = Duration::from_secs(100);
+    let report = tokio::time::timeout(GUARD, runner::run(&opts))
+        .await
+        .expect("hang guard: the run ends")
+        .unwrap();
+    assert_eq!(report.verdict, Verdict::Error, "{:?}", report.reason);
+    let reason = report.reason.unwrap();
+    assert!(
+        reason.contains("gdbstub failed") && reason.contains("the runner stopped QEMU"),
+        "{reason}"
+    );
+}

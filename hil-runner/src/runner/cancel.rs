@@ -103,6 +103,9 @@ impl Canceller {
     }
 }
 
+/// A repeat of the signal within this time is the same request, not a second one.
+const ECHO: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The signal [`on_signals`] caught first, as an exit code (0: none).
 static SIGNALLED: AtomicU8 = AtomicU8::new(0);
 
@@ -114,14 +117,16 @@ pub fn signalled() -> Option<Interrupt> {
 /// A cancel that fires on SIGINT or SIGTERM; call inside a tokio runtime.
 ///
 /// From then on these signals no longer end the process by themselves: the
-/// runs stop their targets first. A second signal ends the process at once,
-/// with that signal's exit status, without waiting for the targets to stop.
+/// runs stop their targets first. A second signal (a second or more after the
+/// first) ends the process at once, with that signal's exit status, after
+/// killing the QEMU processes it started, without waiting for reports.
 pub fn on_signals() -> std::io::Result<Cancel> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     let (canceller, cancel) = Cancel::new();
     tokio::spawn(async move {
+        let mut first_at: Option<std::time::Instant> = None;
         loop {
             let why = tokio::select! {
                 Some(()) = int.recv() => Interrupt::Int,
@@ -132,9 +137,16 @@ pub fn on_signals() -> std::io::Result<Cancel> {
                 .compare_exchange(0, why.exit_code(), Ordering::AcqRel, Ordering::Acquire)
                 .is_ok();
             if !first {
+                // timeout(1) and some CI runners signal the process and then its whole
+                // group: a repeat within a second is that echo, not a person insisting.
+                if first_at.is_some_and(|at| at.elapsed() < ECHO) {
+                    continue;
+                }
                 eprintln!("hil: {why} again: exiting at once");
+                crate::backend::qemu::kill_all();
                 std::process::exit(i32::from(why.exit_code()));
             }
+            first_at = Some(std::time::Instant::now());
             eprintln!(
                 "hil: {why}: stopping the target; reports and captures keep what ran \
                  (send it again to exit at once)"

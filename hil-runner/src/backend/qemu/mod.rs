@@ -424,6 +424,9 @@ impl Backend for QemuBackend {
             }
         };
         self.pid = child.id();
+        if let Some(pid) = self.pid {
+            remember(pid);
+        }
         tracing::debug!(pid = child.id(), machine = %self.board.machine, "QEMU started halted");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr = child.stderr.take().expect("stderr is piped");
@@ -496,9 +499,38 @@ impl Backend for QemuBackend {
         if let Some(mut child) = self.child.take() {
             let _ = child.start_kill();
             let _ = child.wait().await;
+            if let Some(pid) = self.pid {
+                forget(pid);
+            }
         }
         self.qemu_gone.store(true, Ordering::Release);
         self.files.remove();
+    }
+}
+
+/// The QEMU processes this runner started and has not reaped yet.
+static LIVE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn remember(pid: u32) {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+/// QEMU `pid` has been reaped.
+fn forget(pid: u32) {
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&p| p != pid);
+}
+
+/// Kill every QEMU this process started and has not reaped, for an exit that cannot wait
+/// for the runs to stop them (a second SIGINT/SIGTERM).
+pub fn kill_all() {
+    for &pid in LIVE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        if let Ok(pid) = i32::try_from(pid) {
+            // SAFETY: kill(2) takes plain integers; `pid` is a child this process has not
+            // reaped, so the id cannot have been reused.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 }
 

@@ -129,8 +129,27 @@ pub async fn monitor(
             }
             CoreEvent::Gone(why) => {
                 tracing::debug!(why, "gdbstub gone");
-                let status = child.wait().await;
-                Some(end_of(status, pid, stderr).await)
+                // QEMU exits by itself when its gdbstub went with it; one that lives on
+                // without it is stopped here, and a stop asked for meanwhile is obeyed.
+                tokio::select! {
+                    status = tokio::time::timeout(EXIT_GRACE, child.wait()) => match status {
+                        Ok(status) => Some(end_of(status, pid, stderr).await),
+                        Err(_) => {
+                            let _ = child.start_kill();
+                            let _ = child.wait().await;
+                            Some(TargetEnd::Killed {
+                                detail: format!(
+                                    "QEMU's gdbstub failed while QEMU ran on ({why}); the runner stopped QEMU"
+                                ),
+                            })
+                        }
+                    },
+                    _ = &mut kill => {
+                        let _ = child.start_kill();
+                        let _ = child.wait().await;
+                        None
+                    }
+                }
             }
         },
         status = child.wait() => Some(end_of(status, pid, stderr).await),
@@ -141,6 +160,9 @@ pub async fn monitor(
         }
     };
     gone.store(true, Ordering::Release);
+    if let Some(pid) = pid {
+        super::forget(pid);
+    }
     end
 }
 
