@@ -10,7 +10,8 @@ use clap::Parser;
 ///
 /// Exit status: 0 all passed, 1 a check failed (or the firmware crashed),
 /// 2 bad input or configuration, 3 infrastructure fault (QEMU, probe,
-/// serial), 4 timeout.
+/// serial), 4 timeout; 130 / 143 interrupted by SIGINT / SIGTERM (the target
+/// stopped, reports and captures written for what ran).
 #[derive(Parser)]
 #[command(version, propagate_version = true)]
 struct Cli {
@@ -27,11 +28,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match cli.command.run() {
-        Ok(status) => ExitCode::from(status.code()),
+    let status = match cli.command.run() {
+        Ok(status) => status.code(),
         Err(e) => {
             eprintln!("hil-runner: error: {e:#}");
-            ExitCode::from(cli::exit_status_of(&e).code())
+            cli::exit_status_of(&e).code()
         }
+    };
+    // Interrupted: the runs stopped their targets and wrote what ran; the status says why.
+    match hil_runner::runner::cancel::signalled() {
+        Some(signal) => ExitCode::from(signal.exit_code()),
+        None => ExitCode::from(status),
     }
 }

@@ -8,108 +8,26 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::analysis::{Analyzer, SeenFrame};
-use crate::backend::probe::{ProbeAccess, ProbeBackend};
-use crate::backend::qemu::{QemuBackend, QemuSerial};
+use crate::analysis::Analyzer;
+use crate::backend::probe::ProbeBackend;
+use crate::backend::qemu::QemuBackend;
 use crate::backend::{Backend, TargetEnd};
-use crate::board::{Board, BoardKind};
-use crate::decode::Content;
+use crate::board::BoardKind;
 use crate::firmware::{Firmware, FirmwareError};
-use crate::framer::DEFAULT_MAX_FRAME_LEN;
 use crate::log_format::{colour_for, LogRenderer};
 use crate::report::{self, TestReport, Verdict};
-use crate::speaks::test_args::TestArgs;
-use crate::speaks::{Limits, Listener, Rates, RunEnd, Speaks, Stop};
+use crate::speaks::{Listener, Rates, RunEnd, Speaks, Stop};
 
+pub mod cancel;
 pub mod each;
+mod logs;
+mod options;
 mod reader;
 
+use cancel::Interrupt;
+use logs::print_log;
+pub use options::{ProbeAccessOverride, RunOptions, DEFAULT_LOCK_TIMEOUT};
 use reader::spawn_reader;
-
-/// What to run and how.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// The board.
-    pub board: Board,
-    /// The firmware ELF.
-    pub elf: PathBuf,
-    /// Deadline for the end marker, from the start of the firmware.
-    pub timeout: Duration,
-    /// Where the raw capture goes.
-    pub capture: PathBuf,
-    /// How QEMU's UART reaches the runner (emulated boards).
-    pub qemu_serial: QemuSerial,
-    /// Extra QEMU arguments (emulated boards).
-    pub qemu_args: Vec<String>,
-    /// Frames longer than this are skipped and counted.
-    pub max_frame_len: usize,
-    /// Print the firmware's own log frames (not markers) as they arrive.
-    pub print_logs: bool,
-    /// Baud rate of the serial link, when known (real boards), for the report's line utilisation.
-    pub baud: Option<u32>,
-    /// Time limits of the tests inside the run (`--test-timeout`).
-    pub limits: Limits,
-    /// Which tests to run, from libtest's arguments (embedded-test suites).
-    pub test_args: TestArgs,
-    /// The command line the target gets through semihosting (`SYS_GET_CMDLINE`).
-    pub semihosting_args: Vec<String>,
-    /// Real boards: do not flash an image this process already flashed on the board
-    /// (an embedded-test suite is flashed once, then reset for each test).
-    pub reuse_flashed: bool,
-    /// Printed before each log line (the test's name, when tests run side by side).
-    pub log_prefix: Option<String>,
-    /// How log lines are printed: defmt-print's `--log-format` (default: `default` with locations).
-    pub log_format: Option<String>,
-    /// Real boards: how long to wait for a probe or serial port another run holds ([`crate::lock`]).
-    pub lock_timeout: Duration,
-    /// Real boards: reach the probes through this instead of probe-rs on this machine's USB
-    /// (a library user's own probe access; tests: probe-rs's FakeProbe or the doubles).
-    pub probe_access: Option<ProbeAccessOverride>,
-}
-
-/// A [`ProbeAccess`] a run uses instead of probe-rs on this machine ([`RunOptions::probe_access`]).
-#[derive(Clone)]
-pub struct ProbeAccessOverride(pub Arc<dyn ProbeAccess>);
-
-impl std::fmt::Debug for ProbeAccessOverride {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProbeAccessOverride(..)")
-    }
-}
-
-impl RunOptions {
-    /// Defaults for `elf` on `board`: 120 s, a timestamped capture under `target/hil/captures`.
-    pub fn new(board: Board, elf: PathBuf) -> Self {
-        let capture = default_capture_path(&board.name, &elf);
-        // A real UART has a line rate; USB CDC and QEMU's UART models have none.
-        let baud = match &board.kind {
-            BoardKind::Probe(p) if !p.serial.native_usb => Some(p.serial.baud),
-            _ => None,
-        };
-        Self {
-            board,
-            elf,
-            timeout: Duration::from_secs(120),
-            capture,
-            qemu_serial: QemuSerial::default(),
-            qemu_args: Vec::new(),
-            max_frame_len: DEFAULT_MAX_FRAME_LEN,
-            print_logs: false,
-            baud,
-            limits: Limits::default(),
-            test_args: TestArgs::default(),
-            semihosting_args: Vec::new(),
-            reuse_flashed: false,
-            log_prefix: None,
-            log_format: None,
-            lock_timeout: DEFAULT_LOCK_TIMEOUT,
-            probe_access: None,
-        }
-    }
-}
-
-/// How long a run on a real board waits for its probe and serial port by default.
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Take the real board's probe and serial port locks (none for emulated boards), waiting up to `opts.lock_timeout`.
 pub async fn lock_board(opts: &RunOptions) -> Result<crate::lock::Held, crate::lock::LockError> {
@@ -156,7 +74,11 @@ pub enum RunError {
 pub async fn run(opts: &RunOptions) -> Result<TestReport, RunError> {
     let firmware = Firmware::load(&opts.elf)?;
     // A real board is used by one run at a time, in this process and any other.
-    let _locks = match lock_board(opts).await {
+    let locked = tokio::select! {
+        locked = lock_board(opts) => locked.map_err(|e| e.to_string()),
+        why = opts.cancel.wait() => Err(format!("interrupted by {why} while waiting for the board")),
+    };
+    let _locks = match locked {
         Ok(held) => held,
         Err(e) => {
             return Ok(TestReport::error(
@@ -164,7 +86,7 @@ pub async fn run(opts: &RunOptions) -> Result<TestReport, RunError> {
                 &opts.board.name,
                 &opts.elf.display().to_string(),
                 &opts.capture.display().to_string(),
-                e.to_string(),
+                e,
             ))
         }
     };
@@ -181,17 +103,7 @@ pub async fn run_with<'t>(
     firmware: &'t Firmware,
     listener: Box<dyn Listener + 't>,
 ) -> Result<TestReport, RunError> {
-    if let Some(dir) = opts.capture.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| RunError::Capture {
-            path: opts.capture.clone(),
-            source,
-        })?;
-    }
-    let capture = std::fs::File::create(&opts.capture).map_err(|source| RunError::Capture {
-        path: opts.capture.clone(),
-        source,
-    })?;
-    let report = match &opts.board.kind {
+    match &opts.board.kind {
         BoardKind::Qemu(q) => {
             let mut args = opts.qemu_args.clone();
             if !opts.semihosting_args.is_empty() {
@@ -204,7 +116,7 @@ pub async fn run_with<'t>(
                 args.extend(["-semihosting-config".to_owned(), cmdline.join(",")]);
             }
             let backend = QemuBackend::new(q.clone(), opts.qemu_serial, args);
-            run_on(backend, firmware, opts, capture, listener).await
+            run_on_backend(backend, firmware, opts, listener).await
         }
         BoardKind::Probe(p) => {
             let boot = firmware.marker_index(crate::markers::MarkerKind::Boot);
@@ -215,10 +127,48 @@ pub async fn run_with<'t>(
             let backend = backend
                 .with_command_line(&opts.semihosting_args)
                 .reuse_flashed(opts.reuse_flashed);
-            run_on(backend, firmware, opts, capture, listener).await
+            run_on_backend(backend, firmware, opts, listener).await
         }
+    }
+}
+
+/// One run on `backend` (any [`Backend`]: tests hand in doubles), judged by `listener`.
+///
+/// The capture file is created first: a capture that cannot be written is
+/// bad input before the target starts. A run cancelled before it starts
+/// starts nothing.
+pub async fn run_on_backend<'t>(
+    backend: impl Backend,
+    firmware: &'t Firmware,
+    opts: &RunOptions,
+    listener: Box<dyn Listener + 't>,
+) -> Result<TestReport, RunError> {
+    if let Some(why) = opts.cancel.interrupted() {
+        // Nothing ran: no target, no capture.
+        let mut report = TestReport::error(
+            &firmware_name(&opts.elf),
+            &opts.board.name,
+            &opts.elf.display().to_string(),
+            "",
+            format!("interrupted by {why} before the target started"),
+        );
+        report.speaks = Some(Speaks::of(firmware));
+        return Ok(report);
+    }
+    let capture = create_capture(&opts.capture)?;
+    Ok(run_on(backend, firmware, opts, capture, listener).await)
+}
+
+/// Create the capture file and its directory.
+fn create_capture(path: &Path) -> Result<std::fs::File, RunError> {
+    let err = |source| RunError::Capture {
+        path: path.to_owned(),
+        source,
     };
-    Ok(report)
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::File::create(path).map_err(err)
 }
 
 /// How long a closed or failed serial link waits for the target's end to show (QEMU's exit status).
@@ -289,6 +239,7 @@ async fn run_on<'t>(
         listener.finished()
     };
 
+    let mut interrupted: Option<Interrupt> = None;
     let stop = loop {
         let test_deadline = listener.deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
@@ -302,9 +253,17 @@ async fn run_on<'t>(
             end = backend.ended() => break Stop::TargetEnded(end),
             _ = tokio::time::sleep_until(deadline) => break Stop::Deadline,
             _ = sleep_until_some(test_deadline) => break Stop::TestDeadline,
+            why = opts.cancel.wait() => {
+                interrupted = Some(why);
+                break Stop::TargetEnded(TargetEnd::Killed { detail: interrupt_reason(why, &opts.board.name) });
+            }
         }
     };
     let ended_at = Instant::now();
+    // Interrupted: stop the target first, then read what it wrote until then.
+    if interrupted.is_some() {
+        backend.stop().await;
+    }
     // A target that ended by itself may still have bytes in flight: read them
     // until the link closes (QEMU) or goes quiet (a real board's port).
     if matches!(stop, Stop::TargetEnded(_)) {
@@ -352,10 +311,16 @@ async fn run_on<'t>(
         .with_link(&report::RunLink::new(&opts.qemu_args, opts.baud))
         .with_judgement(judgement);
     report.target_end = Some(match stop {
+        _ if interrupted.is_some() => TargetEnd::Stopped,
         Stop::TargetEnded(end) => end,
         _ => TargetEnd::Stopped,
     });
     report
+}
+
+/// Why an interrupted run is `error`: the signal, and that the runner stopped the target.
+fn interrupt_reason(why: Interrupt, board: &str) -> String {
+    format!("interrupted by {why}: the runner stopped the target on {board}; the report and capture hold what ran until then")
 }
 
 /// The name of a firmware in reports: the ELF's file name, without the hash cargo gives test binaries.
@@ -389,29 +354,5 @@ async fn settle(backend: &mut impl Backend, stop: Stop) -> Stop {
     match tokio::time::timeout(SETTLE, backend.ended()).await {
         Ok(end) => Stop::TargetEnded(end),
         Err(_) => stop,
-    }
-}
-
-/// Print the firmware's own log frames (not the markers) as defmt-print would.
-fn print_log(
-    renderer: Option<&LogRenderer>,
-    firmware: &Firmware,
-    opts: &RunOptions,
-    frame: &SeenFrame<'_, '_>,
-) {
-    let (Some(renderer), Ok(Content::Log(_))) = (renderer, frame.content) else {
-        return;
-    };
-    // The analyzer's frame borrows its decoder; render a copy decoded from the same bytes.
-    let Ok((f, _)) = firmware.table().decode(frame.decoded) else {
-        return;
-    };
-    let text = renderer.render(f);
-    match &opts.log_prefix {
-        Some(prefix) => eprintln!(
-            "[{prefix}] {}",
-            text.replace('\n', &format!("\n[{prefix}] "))
-        ),
-        None => eprintln!("{text}"),
     }
 }

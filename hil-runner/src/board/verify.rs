@@ -20,6 +20,12 @@ use probe_rs::CoreType;
 use super::memory_x::{MemoryLayout, MemoryRegion};
 use super::{probe, Board, BoardError, BoardKind};
 
+mod elf_fit;
+
+/// Whether a firmware ELF can run on a board, checked before a run starts: an
+/// ARM ELF, for a core the board has, loading only into its memory layout.
+pub use elf_fit::check as firmware_fits;
+
 /// The Rust target triples that generate code for a core type (none: not a Cortex-M).
 pub fn triples_for(core: CoreType) -> &'static [&'static str] {
     match core {
@@ -270,4 +276,50 @@ pub fn images_in(release: &Path, board: &Board) -> Vec<PathBuf> {
         .collect();
     images.sort();
     images
+}
+
+/// The board-file field QEMU refused when it would not start, if its message says which:
+/// `qemu.machine` (unsupported machine type), `qemu.cpu` (unknown CPU model) or `qemu.args`
+/// (an option of the board's that QEMU does not have). Bad input, not an infrastructure fault.
+pub fn qemu_rejected(board: &Board, qemu_message: &str) -> Option<BoardError> {
+    let BoardKind::Qemu(q) = &board.kind else {
+        return None;
+    };
+    let field = |field: &'static str, message: String| BoardError::Field {
+        path: board.path.clone(),
+        field,
+        message,
+    };
+    if qemu_message.contains("unsupported machine type") {
+        return Some(field(
+            "qemu.machine",
+            format!(
+                "QEMU has no machine {:?} (`{} -machine help` lists them)",
+                q.machine,
+                crate::backend::qemu::QEMU
+            ),
+        ));
+    }
+    if let Some(cpu) = q
+        .cpu
+        .as_ref()
+        .filter(|_| qemu_message.contains("unable to find CPU model"))
+    {
+        return Some(field(
+            "qemu.cpu",
+            format!(
+                "QEMU has no CPU model {cpu:?} (`{} -machine {} -cpu help` lists them)",
+                crate::backend::qemu::QEMU,
+                q.machine
+            ),
+        ));
+    }
+    let refused = q
+        .args
+        .iter()
+        .find(|a| a.starts_with('-') && qemu_message.contains(&format!("{a}: invalid option")))?;
+    Some(field(
+        "qemu.args",
+        format!("QEMU has no option {refused:?}: {}", qemu_message.trim()),
+    ))
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hil_runner::analysis::Analyzer;
+use hil_runner::check::Violation;
 use hil_runner::firmware::Firmware;
 use hil_runner::framer::DEFAULT_MAX_FRAME_LEN;
 use hil_runner::report::{ExitStatus, TestReport};
@@ -14,7 +15,8 @@ use super::ReportArgs;
 
 /// Verdicts for a raw capture, offline: the same checks as a live run.
 ///
-/// How the target ended is not in a capture: a plain defmt firmware's capture
+/// A capture that is empty or holds no frame of the ELF at all is bad input
+/// (exit status 2). How the target ended is not in a capture: a plain defmt firmware's capture
 /// passes unless it shows a panic or lost frames; a defmt-test capture passes
 /// when every test passed and `all tests passed!` is in it.
 #[derive(clap::Args)]
@@ -47,6 +49,24 @@ impl Cmd {
             .feed_reader(file, |frame| listener.frame(&frame, read_at))
             .with_context(|| format!("cannot read capture {}", self.capture.display()))?;
         let analysis = analyzer.finish(self.board.as_deref());
+        let s = &analysis.summary;
+        let capture = self.capture.display();
+        anyhow::ensure!(s.bytes > 0, "capture {capture} is empty: no byte to check");
+        if s.frames == 0 {
+            let first = analysis
+                .violations
+                .iter()
+                .find(|v| matches!(v, Violation::Malformed { .. }))
+                .map(|v| format!(": {v}"))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "capture {capture} holds no defmt frame of {} in its {} bytes ({} malformed{first}); \
+                 is it a capture of this firmware?",
+                self.elf.display(),
+                s.bytes,
+                s.malformed
+            );
+        }
         let name = self
             .elf
             .file_stem()

@@ -91,8 +91,12 @@ impl Cmd {
         let analysis = analyzer.finish(None);
         let s = &analysis.summary;
         eprintln!(
-            "hil decode: {} bytes, {} frames, {} malformed, {} dropped (reported by the firmware)",
-            s.bytes, s.frames, s.malformed, s.dropped_reported
+            "hil decode: {}: {} bytes, {} frames, {} malformed, {} dropped (reported by the firmware)",
+            self.capture.display(),
+            s.bytes,
+            s.frames,
+            s.malformed,
+            s.dropped_reported
         );
         for v in analysis.violations.iter().filter(|v| {
             matches!(

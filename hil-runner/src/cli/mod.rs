@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use hil_runner::backend::BackendError;
 use hil_runner::board::{Board, DEFAULT_BOARD};
 use hil_runner::report::{self, ExitStatus, TestReport};
+use hil_runner::runner::cancel::{self, Cancel};
 
 /// A subcommand.
 #[derive(clap::Subcommand)]
@@ -91,4 +92,16 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()?)
+}
+
+/// A runtime for a command that runs targets, and the cancel that SIGINT and SIGTERM fire
+/// (the runs stop their targets; `main` exits 130 or 143).
+pub fn runtime_with_signals() -> anyhow::Result<(tokio::runtime::Runtime, Cancel)> {
+    use anyhow::Context as _;
+    let rt = runtime()?;
+    let cancel = {
+        let _inside = rt.enter();
+        cancel::on_signals().context("cannot watch for SIGINT and SIGTERM")?
+    };
+    Ok((rt, cancel))
 }

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hil_runner::backend::qemu::QemuSerial;
+use hil_runner::board::BoardKind;
 use hil_runner::firmware::Firmware;
-use hil_runner::report::ExitStatus;
+use hil_runner::report::{ExitStatus, Verdict};
 use hil_runner::runner::{self, RunOptions};
 use hil_runner::speaks::test_args::{list, TestArgs};
 
@@ -97,6 +98,11 @@ impl Cmd {
             print!("{}", list(names));
             return Ok(ExitStatus::Passed);
         }
+        // An ELF for another core or memory map would run silently until --timeout on an
+        // emulated board (a real board's flash loader refuses it: exit 3).
+        if matches!(board.kind, BoardKind::Qemu(_)) {
+            hil_runner::board::verify::firmware_fits(&board, &self.elf)?;
+        }
         if test_args.filters_any() && firmware.embedded_test().is_none() {
             eprintln!("hil: this firmware cannot select tests: every test runs");
         }
@@ -118,7 +124,17 @@ impl Cmd {
         if let Some(capture) = self.capture {
             opts.capture = capture;
         }
-        let report = super::runtime()?.block_on(runner::run(&opts))?;
-        self.reports.emit(&[report])
+        let (rt, cancel) = super::runtime_with_signals()?;
+        opts.cancel = cancel;
+        let report = rt.block_on(runner::run(&opts))?;
+        let status = self.reports.emit(std::slice::from_ref(&report))?;
+        // QEMU would not start because of the board file: bad input, naming the field.
+        if report.verdict == Verdict::Error && report.target_end.is_none() {
+            let reason = report.reason.as_deref().unwrap_or_default();
+            if let Some(e) = hil_runner::board::verify::qemu_rejected(&opts.board, reason) {
+                return Err(e.into());
+            }
+        }
+        Ok(status)
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use hil_runner::board::{self, Board, BoardKind};
 use hil_runner::report::{self, ExitStatus, TestReport};
+use hil_runner::runner::cancel::Cancel;
 use hil_runner::runner::{self, RunOptions};
 use hil_runner::suites::{self, Suite};
 
@@ -81,7 +82,20 @@ impl Cmd {
         hil_runner::project::repository()?;
         let boards = resolve_boards(&self.boards)?;
         let manifest = suites::manifest_path();
-        let suites: Vec<Suite> = suites::load(&manifest)?
+        let all = suites::load(&manifest)?;
+        if let Some(unknown) = self
+            .only
+            .iter()
+            .find(|n| !all.iter().any(|s| &s.name == *n))
+        {
+            let known: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+            anyhow::bail!(
+                "--only {unknown}: no suite of that name in {} (known: {})",
+                manifest.display(),
+                known.join(", ")
+            );
+        }
+        let suites: Vec<Suite> = all
             .into_iter()
             .filter(|s| self.only.is_empty() || self.only.contains(&s.name))
             .collect();
@@ -96,8 +110,11 @@ impl Cmd {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1);
         let started = Instant::now();
-        let rt = super::runtime()?;
-        let reports = rt.block_on(self.run_all(&boards, &suites, jobs))?;
+        let (rt, cancel) = super::runtime_with_signals()?;
+        let reports = rt.block_on(self.run_all(&boards, &suites, jobs, &cancel));
+        // A build still going after an interrupt is not waited for.
+        rt.shutdown_background();
+        let reports = reports?;
         let status = self.reports.emit(&reports)?;
         if boards.len() > 1 {
             eprint!("{}", report::terminal::matrix(&reports));
@@ -116,6 +133,7 @@ impl Cmd {
         boards: &[Board],
         suites: &[Suite],
         jobs: usize,
+        cancel: &Cancel,
     ) -> anyhow::Result<Vec<TestReport>> {
         // Build order: by target triple, so each triple's dependencies are compiled once and reused.
         let mut order: Vec<(usize, usize)> = (0..boards.len())
@@ -141,7 +159,13 @@ impl Cmd {
         let slots = Arc::new(tokio::sync::Semaphore::new(jobs));
         let mut running = tokio::task::JoinSet::new();
         let mut first_error = None;
-        while let Some((b, s, elf)) = built_rx.recv().await {
+        loop {
+            // After SIGINT/SIGTERM no further run starts; the runs in flight stop their targets.
+            let built = tokio::select! {
+                built = built_rx.recv() => built,
+                _ = cancel.wait() => None,
+            };
+            let Some((b, s, elf)) = built else { break };
             let (board, suite) = (boards[b].clone(), suites[s].clone());
             let elf = match elf {
                 Ok(elf) => elf,
@@ -159,6 +183,7 @@ impl Cmd {
             opts.qemu_serial = self.qemu.qemu_serial;
             opts.qemu_args = self.qemu.qemu_args.clone();
             opts.lock_timeout = Duration::from_secs_f64(self.lock_timeout);
+            opts.cancel = cancel.clone();
             let permit = slots.clone().acquire_owned().await?;
             // A run's future is not `Send` (its listener): each drives it on a thread of its own.
             let handle = tokio::runtime::Handle::current();

@@ -55,6 +55,10 @@ pub async fn run_each(
                         .acquire()
                         .await
                         .expect("the semaphore is never closed");
+                    // After SIGINT/SIGTERM no further target starts.
+                    if let Some(why) = opts.cancel.interrupted() {
+                        return Some(Ok(not_run(test, why)));
+                    }
                     Some(run_one(opts, firmware, test, i).await)
                 }
             }
@@ -107,6 +111,15 @@ fn ignored(test: &EmbeddedTest) -> TestReport {
     report.verdict = Verdict::Pass;
     report.reason = None;
     report.tests = vec![TestCase::new(&test.name, Outcome::Ignored, 0.0)];
+    report
+}
+
+/// A test that did not start because the runner was interrupted: an `error` run with the test not run.
+fn not_run(test: &EmbeddedTest, why: super::Interrupt) -> TestReport {
+    let reason = format!("interrupted by {why} before this test started");
+    let mut report = TestReport::error(&test.name, "", "", "", reason.clone());
+    report.tests =
+        vec![TestCase::new(&test.name, Outcome::NotRun, 0.0).because(Some(reason), None)];
     report
 }
 

@@ -209,7 +209,10 @@ impl QemuBackend {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // Its own process group: a Ctrl-C at the terminal reaches the runner only, which
+            // stops QEMU itself (keeping the capture and writing the reports) and reaps it.
+            .process_group(0);
         cmd
     }
 
@@ -347,8 +350,15 @@ impl QemuBackend {
             };
             gdb.insert_breakpoint(hardfault).await?;
             Ok::<_, std::io::Error>(hardfault)
-        }
-        .await;
+        };
+        // A QEMU that stops answering (SIGSTOP, wedged) is a fault, not a hang.
+        let armed = match tokio::time::timeout(STARTUP, armed).await {
+            Ok(armed) => armed,
+            Err(_) => Err(std::io::Error::other(format!(
+                "the gdbstub did not answer within {} s",
+                STARTUP.as_secs()
+            ))),
+        };
         match armed {
             Ok(hardfault) => Ok((gdb, hardfault)),
             Err(e) => Err(self
@@ -414,6 +424,9 @@ impl Backend for QemuBackend {
             }
         };
         self.pid = child.id();
+        if let Some(pid) = self.pid {
+            remember(pid);
+        }
         tracing::debug!(pid = child.id(), machine = %self.board.machine, "QEMU started halted");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr = child.stderr.take().expect("stderr is piped");
@@ -486,9 +499,38 @@ impl Backend for QemuBackend {
         if let Some(mut child) = self.child.take() {
             let _ = child.start_kill();
             let _ = child.wait().await;
+            if let Some(pid) = self.pid {
+                forget(pid);
+            }
         }
         self.qemu_gone.store(true, Ordering::Release);
         self.files.remove();
+    }
+}
+
+/// The QEMU processes this runner started and has not reaped yet.
+static LIVE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn remember(pid: u32) {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+/// QEMU `pid` has been reaped.
+fn forget(pid: u32) {
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&p| p != pid);
+}
+
+/// Kill every QEMU this process started and has not reaped, for an exit that cannot wait
+/// for the runs to stop them (a second SIGINT/SIGTERM).
+pub fn kill_all() {
+    for &pid in LIVE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        if let Ok(pid) = i32::try_from(pid) {
+            // SAFETY: kill(2) takes plain integers; `pid` is a child this process has not
+            // reaped, so the id cannot have been reused.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 }
 

@@ -17,8 +17,6 @@ use crate::backend::TargetEnd;
 
 /// How long QEMU may take to exit after the guest asked to (semihosting).
 const EXIT_GRACE: Duration = Duration::from_secs(2);
-/// How long QEMU may stay up after its gdbstub went away before it is ended (a lockup's abort takes less).
-const GONE_GRACE: Duration = Duration::from_secs(5);
 
 /// Vector Table Offset Register.
 const VTOR: u32 = 0xE000_ED08;
@@ -105,6 +103,8 @@ pub async fn monitor(
     mut kill: oneshot::Receiver<()>,
     gone: Arc<AtomicBool>,
 ) -> Option<TargetEnd> {
+    // The id is gone once the child is reaped: keep it for the messages.
+    let pid = child.id();
     let core = watch_core(gdb, hardfault);
     tokio::pin!(core);
     let end = tokio::select! {
@@ -129,17 +129,21 @@ pub async fn monitor(
             }
             CoreEvent::Gone(why) => {
                 tracing::debug!(why, "gdbstub gone");
-                // QEMU normally exits (a lockup aborts it); one that stays up with its
-                // gdbstub gone is ended, and the run still ends (or is stopped) here.
+                // QEMU exits by itself when its gdbstub went with it; one that lives on
+                // without it is stopped here, and a stop asked for meanwhile is obeyed.
                 tokio::select! {
-                    status = child.wait() => Some(end_of(status, stderr).await),
-                    _ = tokio::time::sleep(GONE_GRACE) => {
-                        let _ = child.start_kill();
-                        let _ = child.wait().await;
-                        Some(TargetEnd::Killed {
-                            detail: format!("QEMU's gdbstub stopped serving the core ({why}); QEMU was ended"),
-                        })
-                    }
+                    status = tokio::time::timeout(EXIT_GRACE, child.wait()) => match status {
+                        Ok(status) => Some(end_of(status, pid, stderr).await),
+                        Err(_) => {
+                            let _ = child.start_kill();
+                            let _ = child.wait().await;
+                            Some(TargetEnd::Killed {
+                                detail: format!(
+                                    "QEMU's gdbstub failed while QEMU ran on ({why}); the runner stopped QEMU"
+                                ),
+                            })
+                        }
+                    },
                     _ = &mut kill => {
                         let _ = child.start_kill();
                         let _ = child.wait().await;
@@ -148,7 +152,7 @@ pub async fn monitor(
                 }
             }
         },
-        status = child.wait() => Some(end_of(status, stderr).await),
+        status = child.wait() => Some(end_of(status, pid, stderr).await),
         _ = &mut kill => {
             let _ = child.start_kill();
             let _ = child.wait().await;
@@ -156,14 +160,19 @@ pub async fn monitor(
         }
     };
     gone.store(true, Ordering::Release);
+    if let Some(pid) = pid {
+        super::forget(pid);
+    }
     end
 }
 
 /// How QEMU's exit status (and, on a signal, its stderr) says the target ended.
 async fn end_of(
     status: std::io::Result<std::process::ExitStatus>,
+    pid: Option<u32>,
     stderr: Option<tokio::task::JoinHandle<String>>,
 ) -> TargetEnd {
+    use std::os::unix::process::ExitStatusExt as _;
     let status = match status {
         Ok(status) => status,
         Err(e) => {
@@ -190,12 +199,39 @@ async fn end_of(
                 .lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
+                .map(|l| format!("; its last words: {}", l.trim()))
+                .unwrap_or_default();
+            let pid = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            let how = match status.signal() {
+                Some(n) => format!("was killed by signal {n} ({})", signal_name(n)),
+                None => format!("ended: {status}"),
+            };
             TargetEnd::Killed {
-                detail: format!("QEMU {status}: {}", last.trim()),
+                detail: format!(
+                    "QEMU{pid} died while the firmware ran: it {how}, not by the runner{last}"
+                ),
             }
         }
     }
+}
+
+/// The name of a signal that may end QEMU.
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_owned()
 }
 
 /// The core at the HardFault breakpoint, as [`FaultAccess`]: the registers of
