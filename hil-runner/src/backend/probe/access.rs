@@ -108,16 +108,49 @@ pub enum ProbeError {
 pub struct ProbeInfo {
     /// The probe's name (`STLink V2-1`).
     pub identifier: String,
-    /// Its USB ids and serial number.
+    /// Its USB ids and serial number (and the interface to open, once one is chosen).
     pub id: UsbId,
+    /// The USB interfaces probe-rs lists it on (one entry per interface, merged into this
+    /// one probe); empty when probe-rs names none.
+    pub interfaces: Vec<u8>,
     /// Whether this user may open it (Linux: udev rules).
     pub accessible: bool,
 }
 
 impl fmt::Display for ProbeInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.id, self.identifier)
+        write!(f, "{} ({}", self.id, self.identifier)?;
+        if self.id.interface.is_none() && self.interfaces.len() > 1 {
+            let list: Vec<String> = self.interfaces.iter().map(u8::to_string).collect();
+            write!(f, ", interfaces {}", list.join(", "))?;
+        }
+        f.write_str(")")
     }
+}
+
+/// Each probe once: probe-rs lists a probe once per USB interface it offers its debug
+/// function on; those entries (same name, ids and serial number) are one probe, with the
+/// interfaces it was listed on. Order is kept (first entry of each probe).
+pub fn merge_interfaces(listed: Vec<ProbeInfo>) -> Vec<ProbeInfo> {
+    let mut probes: Vec<ProbeInfo> = Vec::new();
+    for mut entry in listed {
+        entry.interfaces.extend(entry.id.interface.take());
+        let same = probes
+            .iter_mut()
+            .find(|p| p.id == entry.id && p.identifier == entry.identifier);
+        match same {
+            Some(probe) => {
+                probe.interfaces.extend(entry.interfaces);
+                probe.accessible |= entry.accessible;
+            }
+            None => probes.push(entry),
+        }
+    }
+    for probe in &mut probes {
+        probe.interfaces.sort_unstable();
+        probe.interfaces.dedup();
+    }
+    probes
 }
 
 /// How to attach: the `[probe]` settings of the board.
@@ -250,6 +283,11 @@ pub trait TargetControl: Send {
     fn read_register(&mut self, register: CoreRegister) -> Result<u32, ProbeError>;
     /// A 32-bit word of target memory.
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError>;
+    /// `len` bytes of target memory (the stack, for a trace); default: word by word.
+    fn read_memory(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
+        let mut words = WordReader(self);
+        FaultAccess::read_bytes(&mut words, address, len)
+    }
     /// Halt the core (stop the test; a locked-up core before its registers are read).
     fn halt(&mut self) -> Result<(), ProbeError>;
     /// Answer the semihosting request the core is halted on, as `probe-rs run` does:
@@ -322,6 +360,42 @@ fn fault_status(ctl: &mut dyn TargetControl) -> Result<(Option<u32>, Option<u32>
     fault::fault_status(&mut Probe(ctl))
 }
 
+/// The stack trace of a fault's context (the core halted), added to `end`, read by the code
+/// both backends share ([`fault::unwind`]) with the debug info of `elf`. Not for a reset,
+/// whose registers are not a fault's.
+pub fn with_stack_trace(ctl: &mut dyn TargetControl, end: TargetEnd, elf: &Path) -> TargetEnd {
+    let TargetEnd::Fault(mut regs) = end else {
+        return end;
+    };
+    if regs.cause != FaultCause::Reset {
+        let stack_top = fault::unwind::stack_top_of_elf(elf);
+        match fault::unwind::capture(&mut Probe(ctl), stack_top) {
+            Ok(core) => regs.stack_trace = Some(fault::unwind::stack_trace(elf, &core)),
+            Err(e) => tracing::warn!("no stack trace: {e}"),
+        }
+    }
+    TargetEnd::Fault(regs)
+}
+
+/// A [`TargetControl`] read word by word (its default [`TargetControl::read_memory`]).
+struct WordReader<'a, T: TargetControl + ?Sized>(&'a mut T);
+
+impl<T: TargetControl + ?Sized> FaultAccess for WordReader<'_, T> {
+    type Error = ProbeError;
+
+    fn read_register(&mut self, register: CoreRegister) -> Result<u32, ProbeError> {
+        self.0.read_register(register)
+    }
+
+    fn read_word(&mut self, address: u32) -> Result<u32, ProbeError> {
+        self.0.read_word(address)
+    }
+
+    fn has_fault_status(&self) -> bool {
+        self.0.has_fault_status()
+    }
+}
+
 /// A probe's [`TargetControl`] as the shared fault reader's [`FaultAccess`].
 struct Probe<'a>(&'a mut dyn TargetControl);
 
@@ -334,6 +408,10 @@ impl FaultAccess for Probe<'_> {
 
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError> {
         self.0.read_word(address)
+    }
+
+    fn read_bytes(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
+        self.0.read_memory(address, len)
     }
 
     fn has_fault_status(&self) -> bool {

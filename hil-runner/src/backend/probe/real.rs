@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use probe_rs::flashing::{self, DownloadOptions, ElfLoader, FlashProgress};
 use probe_rs::probe::list::{Accessibility, Lister, ProbeLister};
-use probe_rs::probe::DebugProbeSelector;
+use probe_rs::probe::{DebugProbeInfo, DebugProbeSelector};
 use probe_rs::semihosting::SemihostingCommand;
 use probe_rs::{
     BreakpointCause, CoreType, HaltReason, MemoryInterface as _, Permissions, Session,
@@ -17,8 +17,8 @@ use probe_rs::{
 };
 
 use super::access::{
-    Answered, AttachOptions, CoreRegister, CoreStatus, HaltCause, ProbeAccess, ProbeError,
-    ProbeInfo, Semihosting, TargetControl,
+    merge_interfaces, Answered, AttachOptions, CoreRegister, CoreStatus, HaltCause, ProbeAccess,
+    ProbeError, ProbeInfo, Semihosting, TargetControl,
 };
 use super::progress::FlashEvent;
 use crate::board::probe::registry;
@@ -94,21 +94,38 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The probes of a probe-rs listing (with whether this user may open each entry), each
+/// once: see [`merge_interfaces`].
+pub fn probes_of(listing: &[(DebugProbeInfo, bool)]) -> Vec<ProbeInfo> {
+    merge_interfaces(
+        listing
+            .iter()
+            .map(|(info, accessible)| ProbeInfo {
+                identifier: info.identifier.clone(),
+                id: UsbId {
+                    vendor_id: info.vendor_id,
+                    product_id: info.product_id,
+                    interface: None,
+                    serial: info.serial_number.clone(),
+                },
+                interfaces: info.interface.into_iter().collect(),
+                accessible: *accessible,
+            })
+            .collect(),
+    )
+}
+
 impl ProbeAccess for ProbeRs {
     fn list(&self) -> Vec<ProbeInfo> {
-        (self.make_lister)()
+        let listing: Vec<(DebugProbeInfo, bool)> = (self.make_lister)()
             .list_with_access(None)
             .into_iter()
-            .map(|item| ProbeInfo {
-                identifier: item.info.identifier.clone(),
-                id: UsbId {
-                    vendor_id: item.info.vendor_id,
-                    product_id: item.info.product_id,
-                    serial: item.info.serial_number.clone(),
-                },
-                accessible: item.accessibility == Accessibility::Accessible,
+            .map(|item| {
+                let accessible = item.accessibility == Accessibility::Accessible;
+                (item.info, accessible)
             })
-            .collect()
+            .collect();
+        probes_of(&listing)
     }
 
     fn attach(
@@ -141,7 +158,7 @@ impl ProbeAccess for ProbeRs {
         let selector = DebugProbeSelector {
             vendor_id: probe.id.vendor_id,
             product_id: probe.id.product_id,
-            interface: None,
+            interface: probe.id.interface,
             serial_number: probe.id.serial.clone(),
         };
         let mut opened = (self.make_lister)()
@@ -344,6 +361,9 @@ impl TargetControl for RsTarget {
         let regs = core.registers();
         let reg = match register {
             CoreRegister::R0 => Some(regs.core_register(0)),
+            CoreRegister::R(n) if n < 13 => Some(regs.core_register(usize::from(n))),
+            CoreRegister::R(_) => None,
+            CoreRegister::Sp => Some(core.stack_pointer()),
             CoreRegister::Lr => Some(core.return_address()),
             CoreRegister::Pc => Some(core.program_counter()),
             CoreRegister::Xpsr => regs.psr(),
@@ -362,6 +382,14 @@ impl TargetControl for RsTarget {
         self.core("read target memory")?
             .read_word_32(u64::from(address))
             .map_err(core_error("read target memory"))
+    }
+
+    fn read_memory(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
+        let mut bytes = vec![0; len];
+        self.core("read target memory")?
+            .read(u64::from(address), &mut bytes)
+            .map_err(core_error("read target memory"))?;
+        Ok(bytes)
     }
 
     fn halt(&mut self) -> Result<(), ProbeError> {

@@ -1,8 +1,8 @@
-//! Watching the emulated core: the monitor task that owns QEMU, the HardFault breakpoint, the fault's registers, QEMU's lockup report.
+//! Watching the emulated core: the monitor task that owns QEMU, the HardFault breakpoint, the fault's registers and stack trace, QEMU's lockup report.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tokio::process::Child;
 use tokio::sync::oneshot;
 
 use super::gdb::{CoreRegisters, Gdb, Stop};
-use crate::backend::fault::{self, CoreRegister, FaultAccess, FaultCause, FaultRegisters};
+use crate::backend::fault::{self, unwind, CoreRegister, FaultAccess, FaultCause, FaultRegisters};
 use crate::backend::TargetEnd;
 
 /// How long QEMU may take to exit after the guest asked to (semihosting).
@@ -26,6 +26,8 @@ const CPUID: u32 = 0xE000_ED00;
 const SCB_BLOCK: u32 = fault::BFAR + 4 - CPUID;
 /// An exception frame: r0-r3, r12, lr, pc, xpsr.
 const FRAME: u32 = 32;
+/// The most bytes one `m` request asks for (QEMU 7.2's packets hold 4096 hex digits).
+const READ_CHUNK: u32 = 1024;
 
 /// The HardFault handler's address: vector 3 of the ELF's `.vector_table` (cortex-m-rt), Thumb bit cleared.
 pub fn hardfault_vector_of_elf(elf: &Path) -> Option<u32> {
@@ -60,8 +62,9 @@ pub enum CoreEvent {
     Gone(String),
 }
 
-/// Resume the core and wait until it faults, exits, or QEMU goes away.
-pub async fn watch_core(mut gdb: Gdb, hardfault: u32) -> CoreEvent {
+/// Resume the core and wait until it faults, exits, or QEMU goes away; a fault's stack trace
+/// is read with the debug info of `elf`.
+pub async fn watch_core(mut gdb: Gdb, hardfault: u32, elf: PathBuf) -> CoreEvent {
     if let Err(e) = gdb.resume().await {
         return CoreEvent::Gone(format!("cannot resume through the gdbstub: {e}"));
     }
@@ -80,7 +83,7 @@ pub async fn watch_core(mut gdb: Gdb, hardfault: u32) -> CoreEvent {
                     }
                     continue;
                 }
-                return match read_fault(&mut gdb, regs).await {
+                return match read_fault(&mut gdb, regs, &elf).await {
                     Ok(fault) => CoreEvent::Fault(fault),
                     Err(e) => CoreEvent::Gone(format!("HardFault, but its registers: {e}")),
                 };
@@ -99,11 +102,12 @@ pub async fn monitor(
     mut child: Child,
     gdb: Gdb,
     hardfault: u32,
+    elf: PathBuf,
     stderr: Option<tokio::task::JoinHandle<String>>,
     mut kill: oneshot::Receiver<()>,
     gone: Arc<AtomicBool>,
 ) -> Option<TargetEnd> {
-    let core = watch_core(gdb, hardfault);
+    let core = watch_core(gdb, hardfault, elf);
     tokio::pin!(core);
     let end = tokio::select! {
         event = &mut core => match event {
@@ -188,6 +192,10 @@ struct Snapshot {
     regs: CoreRegisters,
     words: HashMap<u32, u32>,
     missing: Vec<u32>,
+    /// Blocks asked for and not fetched yet: `(address, len)`.
+    missing_blocks: Vec<(u32, usize)>,
+    /// Blocks the gdbstub would not read.
+    unreadable: HashSet<(u32, usize)>,
     fault_status: bool,
 }
 
@@ -215,6 +223,9 @@ impl FaultAccess for Snapshot {
     fn read_register(&mut self, register: CoreRegister) -> Result<u32, NotRead> {
         Ok(match register {
             CoreRegister::R0 => self.regs.r[0],
+            CoreRegister::R(n) if n < 13 => self.regs.r[usize::from(n)],
+            CoreRegister::R(n) => return Err(NotRead(format!("r{n} (no such register)"))),
+            CoreRegister::Sp => self.regs.r[13],
             CoreRegister::Lr => self.regs.r[14],
             CoreRegister::Pc => self.regs.r[15],
             CoreRegister::Xpsr => self.regs.xpsr,
@@ -238,17 +249,42 @@ impl FaultAccess for Snapshot {
         }
     }
 
+    fn read_bytes(&mut self, address: u32, len: usize) -> Result<Vec<u8>, NotRead> {
+        let not_read = || NotRead(format!("{len} bytes at {address:#010x}"));
+        if self.unreadable.contains(&(address, len)) {
+            return Err(not_read());
+        }
+        let start = address & !3;
+        let mut bytes = Vec::with_capacity(len + 4);
+        let mut word = start;
+        while bytes.len() < len + (address - start) as usize {
+            match self.words.get(&word) {
+                Some(w) => bytes.extend_from_slice(&w.to_le_bytes()),
+                None => {
+                    self.missing_blocks.push((address, len));
+                    return Err(not_read());
+                }
+            }
+            word = word.wrapping_add(4);
+        }
+        let skip = (address - start) as usize;
+        Ok(bytes[skip..skip + len].to_vec())
+    }
+
     fn has_fault_status(&self) -> bool {
         self.fault_status
     }
 }
 
-/// The fault's registers, read by the shared [`fault::fault_registers`] from the halted core.
-async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters) -> io::Result<FaultRegisters> {
+/// The fault's registers and stack trace, read by the shared [`fault::fault_registers`] and
+/// [`unwind::capture`] from the halted core.
+async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters, elf: &Path) -> io::Result<FaultRegisters> {
     let mut snap = Snapshot {
         regs,
         words: HashMap::new(),
         missing: Vec::new(),
+        missing_blocks: Vec::new(),
+        unreadable: HashSet::new(),
         fault_status: false,
     };
     // One read for CPUID and the fault status registers; ARMv6-M has no CFSR..BFAR.
@@ -268,21 +304,57 @@ async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters) -> io::Result<FaultRegis
             snap.add(sp, &frame);
         }
     }
+    let stack_top = unwind::stack_top_of_elf(elf);
     // Read; fetch what it asked for and was not there; read again.
-    for _ in 0..4 {
+    for _ in 0..6 {
         snap.missing.clear();
+        snap.missing_blocks.clear();
         let result = fault::fault_registers(&mut snap, FaultCause::HardFault);
-        if snap.missing.is_empty() {
-            return result.map_err(|NotRead(what)| io::Error::other(format!("cannot read {what}")));
+        let core = unwind::capture(&mut snap, stack_top);
+        if snap.missing.is_empty() && snap.missing_blocks.is_empty() {
+            let mut regs =
+                result.map_err(|NotRead(what)| io::Error::other(format!("cannot read {what}")))?;
+            regs.stack_trace = match core {
+                Ok(core) => Some(unwind::stack_trace(elf, &core)),
+                Err(NotRead(what)) => {
+                    tracing::warn!("no stack trace: cannot read {what}");
+                    None
+                }
+            };
+            return Ok(regs);
         }
         for address in std::mem::take(&mut snap.missing) {
             let word = gdb.read_memory(address, 4).await?;
             snap.add(address, &word);
         }
+        for (address, len) in std::mem::take(&mut snap.missing_blocks) {
+            if fetch_block(gdb, &mut snap, address, len).await.is_err() {
+                snap.unreadable.insert((address, len));
+            }
+        }
     }
     Err(io::Error::other(
         "the fault reader kept asking for more memory",
     ))
+}
+
+/// Fetch the words covering `len` bytes at `address` into `snap`, in gdbstub-sized pieces.
+async fn fetch_block(
+    gdb: &mut Gdb,
+    snap: &mut Snapshot,
+    address: u32,
+    len: usize,
+) -> io::Result<()> {
+    let start = address & !3;
+    let end = (u64::from(address) + len as u64 + 3) & !3;
+    let mut at = u64::from(start);
+    while at < end {
+        let n = (end - at).min(u64::from(READ_CHUNK)) as u32;
+        let bytes = gdb.read_memory(at as u32, n).await?;
+        snap.add(at as u32, &bytes);
+        at += u64::from(n);
+    }
+    Ok(())
 }
 
 /// QEMU 7.2 on a lockup (a fault it cannot escalate to HardFault, e.g. at
@@ -310,6 +382,7 @@ pub fn lockup_from_stderr(stderr: &str) -> Option<FaultRegisters> {
         hfsr: None,
         mmfar: None,
         bfar: None,
+        stack_trace: None,
     })
 }
 
