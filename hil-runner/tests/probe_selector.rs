@@ -5,7 +5,7 @@ mod probe_support;
 
 use std::path::Path;
 
-use hil_runner::backend::probe::real::probes_of;
+use hil_runner::backend::probe::listing::probes_of;
 use hil_runner::backend::probe::select_probe;
 use hil_runner::backend::{Backend, BackendError};
 use hil_runner::board::{Board, UsbId};

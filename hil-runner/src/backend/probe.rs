@@ -21,9 +21,11 @@
 //! process or another, attaches to the halted core and resets it.
 
 pub mod access;
+pub mod listing;
 pub mod progress;
 pub mod real;
 mod sessions;
+mod trace;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -66,7 +68,7 @@ pub fn select_probe(
         None => "any probe".to_owned(),
     };
     // A probe listed once per interface is one probe.
-    let probes = &access::merge_interfaces(probes.to_vec())[..];
+    let probes = &listing::merge_interfaces(probes.to_vec())[..];
     let matching: Vec<&ProbeInfo> = probes
         .iter()
         .filter(|p| selector.is_none_or(|s| s.matches_probe(&p.id, &p.interfaces)))

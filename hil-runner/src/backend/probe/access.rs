@@ -128,31 +128,6 @@ impl fmt::Display for ProbeInfo {
     }
 }
 
-/// Each probe once: probe-rs lists a probe once per USB interface it offers its debug
-/// function on; those entries (same name, ids and serial number) are one probe, with the
-/// interfaces it was listed on. Order is kept (first entry of each probe).
-pub fn merge_interfaces(listed: Vec<ProbeInfo>) -> Vec<ProbeInfo> {
-    let mut probes: Vec<ProbeInfo> = Vec::new();
-    for mut entry in listed {
-        entry.interfaces.extend(entry.id.interface.take());
-        let same = probes
-            .iter_mut()
-            .find(|p| p.id == entry.id && p.identifier == entry.identifier);
-        match same {
-            Some(probe) => {
-                probe.interfaces.extend(entry.interfaces);
-                probe.accessible |= entry.accessible;
-            }
-            None => probes.push(entry),
-        }
-    }
-    for probe in &mut probes {
-        probe.interfaces.sort_unstable();
-        probe.interfaces.dedup();
-    }
-    probes
-}
-
 /// How to attach: the `[probe]` settings of the board.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachOptions {
@@ -285,8 +260,7 @@ pub trait TargetControl: Send {
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError>;
     /// `len` bytes of target memory (the stack, for a trace); default: word by word.
     fn read_memory(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
-        let mut words = WordReader(self);
-        FaultAccess::read_bytes(&mut words, address, len)
+        super::trace::read_by_words(self, address, len)
     }
     /// Halt the core (stop the test; a locked-up core before its registers are read).
     fn halt(&mut self) -> Result<(), ProbeError>;
@@ -360,44 +334,8 @@ fn fault_status(ctl: &mut dyn TargetControl) -> Result<(Option<u32>, Option<u32>
     fault::fault_status(&mut Probe(ctl))
 }
 
-/// The stack trace of a fault's context (the core halted), added to `end`, read by the code
-/// both backends share ([`fault::unwind`]) with the debug info of `elf`. Not for a reset,
-/// whose registers are not a fault's.
-pub fn with_stack_trace(ctl: &mut dyn TargetControl, end: TargetEnd, elf: &Path) -> TargetEnd {
-    let TargetEnd::Fault(mut regs) = end else {
-        return end;
-    };
-    if regs.cause != FaultCause::Reset {
-        let stack_top = fault::unwind::stack_top_of_elf(elf);
-        match fault::unwind::capture(&mut Probe(ctl), stack_top) {
-            Ok(core) => regs.stack_trace = Some(fault::unwind::stack_trace(elf, &core)),
-            Err(e) => tracing::warn!("no stack trace: {e}"),
-        }
-    }
-    TargetEnd::Fault(regs)
-}
-
-/// A [`TargetControl`] read word by word (its default [`TargetControl::read_memory`]).
-struct WordReader<'a, T: TargetControl + ?Sized>(&'a mut T);
-
-impl<T: TargetControl + ?Sized> FaultAccess for WordReader<'_, T> {
-    type Error = ProbeError;
-
-    fn read_register(&mut self, register: CoreRegister) -> Result<u32, ProbeError> {
-        self.0.read_register(register)
-    }
-
-    fn read_word(&mut self, address: u32) -> Result<u32, ProbeError> {
-        self.0.read_word(address)
-    }
-
-    fn has_fault_status(&self) -> bool {
-        self.0.has_fault_status()
-    }
-}
-
 /// A probe's [`TargetControl`] as the shared fault reader's [`FaultAccess`].
-struct Probe<'a>(&'a mut dyn TargetControl);
+pub(super) struct Probe<'a>(pub(super) &'a mut dyn TargetControl);
 
 impl FaultAccess for Probe<'_> {
     type Error = ProbeError;

@@ -10,6 +10,8 @@ use std::time::Duration;
 use probe_rs::flashing::{self, DownloadOptions, ElfLoader, FlashProgress};
 use probe_rs::probe::list::{Accessibility, Lister, ProbeLister};
 use probe_rs::probe::{DebugProbeInfo, DebugProbeSelector};
+
+use super::listing::probes_of;
 use probe_rs::semihosting::SemihostingCommand;
 use probe_rs::{
     BreakpointCause, CoreType, HaltReason, MemoryInterface as _, Permissions, Session,
@@ -17,12 +19,12 @@ use probe_rs::{
 };
 
 use super::access::{
-    merge_interfaces, Answered, AttachOptions, CoreRegister, CoreStatus, HaltCause, ProbeAccess,
-    ProbeError, ProbeInfo, Semihosting, TargetControl,
+    Answered, AttachOptions, CoreRegister, CoreStatus, HaltCause, ProbeAccess, ProbeError,
+    ProbeInfo, Semihosting, TargetControl,
 };
 use super::progress::FlashEvent;
 use crate::board::probe::registry;
-use crate::board::{UsbId, WireProtocol};
+use crate::board::WireProtocol;
 
 /// How long a halt or a reset-and-halt may take.
 const HALT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -92,27 +94,6 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
-}
-
-/// The probes of a probe-rs listing (with whether this user may open each entry), each
-/// once: see [`merge_interfaces`].
-pub fn probes_of(listing: &[(DebugProbeInfo, bool)]) -> Vec<ProbeInfo> {
-    merge_interfaces(
-        listing
-            .iter()
-            .map(|(info, accessible)| ProbeInfo {
-                identifier: info.identifier.clone(),
-                id: UsbId {
-                    vendor_id: info.vendor_id,
-                    product_id: info.product_id,
-                    interface: None,
-                    serial: info.serial_number.clone(),
-                },
-                interfaces: info.interface.into_iter().collect(),
-                accessible: *accessible,
-            })
-            .collect(),
-    )
 }
 
 impl ProbeAccess for ProbeRs {

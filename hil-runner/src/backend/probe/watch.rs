@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use super::access;
+use super::{access, trace};
 use super::{CoreStatus, HaltCause, ProbeError, Semihosting, TargetControl, POLL_INTERVAL};
 use crate::backend::TargetEnd;
 
@@ -50,7 +50,7 @@ pub(super) fn watch(
         }
         match status.and_then(|s| access::target_end(ctl.as_mut(), &s)) {
             Ok(None) => std::thread::sleep(POLL_INTERVAL),
-            Ok(Some(end)) => break access::with_stack_trace(ctl.as_mut(), end, &console.elf),
+            Ok(Some(end)) => break trace::with_stack_trace(ctl.as_mut(), end, &console.elf),
             Err(e) => {
                 break TargetEnd::Killed {
                     detail: format!("lost the target through the debug probe: {e}"),

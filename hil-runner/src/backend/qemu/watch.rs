@@ -26,8 +26,6 @@ const CPUID: u32 = 0xE000_ED00;
 const SCB_BLOCK: u32 = fault::BFAR + 4 - CPUID;
 /// An exception frame: r0-r3, r12, lr, pc, xpsr.
 const FRAME: u32 = 32;
-/// The most bytes one `m` request asks for (QEMU 7.2's packets hold 4096 hex digits).
-const READ_CHUNK: u32 = 1024;
 
 /// The HardFault handler's address: vector 3 of the ELF's `.vector_table` (cortex-m-rt), Thumb bit cleared.
 pub fn hardfault_vector_of_elf(elf: &Path) -> Option<u32> {
@@ -328,33 +326,20 @@ async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters, elf: &Path) -> io::Resul
             snap.add(address, &word);
         }
         for (address, len) in std::mem::take(&mut snap.missing_blocks) {
-            if fetch_block(gdb, &mut snap, address, len).await.is_err() {
-                snap.unreadable.insert((address, len));
+            // Whole words: the snapshot answers from words.
+            let start = address & !3;
+            let whole = (len + (address - start) as usize + 3) & !3;
+            match gdb.read_memory_in_pieces(start, whole).await {
+                Ok(bytes) => snap.add(start, &bytes),
+                Err(_) => {
+                    snap.unreadable.insert((address, len));
+                }
             }
         }
     }
     Err(io::Error::other(
         "the fault reader kept asking for more memory",
     ))
-}
-
-/// Fetch the words covering `len` bytes at `address` into `snap`, in gdbstub-sized pieces.
-async fn fetch_block(
-    gdb: &mut Gdb,
-    snap: &mut Snapshot,
-    address: u32,
-    len: usize,
-) -> io::Result<()> {
-    let start = address & !3;
-    let end = (u64::from(address) + len as u64 + 3) & !3;
-    let mut at = u64::from(start);
-    while at < end {
-        let n = (end - at).min(u64::from(READ_CHUNK)) as u32;
-        let bytes = gdb.read_memory(at as u32, n).await?;
-        snap.add(at as u32, &bytes);
-        at += u64::from(n);
-    }
-    Ok(())
 }
 
 /// QEMU 7.2 on a lockup (a fault it cannot escalate to HardFault, e.g. at
