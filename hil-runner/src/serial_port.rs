@@ -113,6 +113,7 @@ pub fn usb_serial_ports(roots: &SerialRoots) -> Vec<UsbSerialPort> {
             let id = UsbId {
                 vendor_id: hex("idVendor")?,
                 product_id: hex("idProduct")?,
+                interface: None,
                 serial: read("serial").filter(|s| !s.is_empty()),
             };
             let link = by_id

@@ -152,8 +152,8 @@ fn a_core_panic_is_a_crash_with_its_message_and_location_at_once() {
 }
 
 #[test]
-fn a_hard_fault_is_a_crash_with_the_fault_registers_at_once() {
-    let (_, report, elapsed) = cargo(project(), &["run", "--bin", "bad_pointer"], &[]);
+fn a_hard_fault_is_a_crash_with_the_fault_registers_and_stack_trace_at_once() {
+    let (out, report, elapsed) = cargo(project(), &["run", "--bin", "bad_pointer"], &[]);
     assert_eq!(report["verdict"], "crash", "{report}");
     let end = &report["target_end"];
     assert_eq!(end["kind"], "fault", "{report}");
@@ -163,6 +163,34 @@ fn a_hard_fault_is_a_crash_with_the_fault_registers_at_once() {
         "the call to the bad function pointer: {end}"
     );
     assert!(end["cfsr"].as_u64().unwrap() & 1 != 0, "IACCVIOL: {end}");
+    // The stack trace of the faulting context, from the user's ELF: the exception, the bad
+    // pc, then the user's `main` (cortex-m-rt's `#[entry]`) with its file and line.
+    let frames = end["stack_trace"]["frames"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no stack trace: {end}"));
+    let function = |f: &serde_json::Value| f["function"].as_str().unwrap_or_default().to_owned();
+    let fault = frames
+        .iter()
+        .position(|f| function(f).starts_with("HardFault <Cause:"))
+        .unwrap_or_else(|| panic!("no exception frame: {end}"));
+    assert_eq!(frames[fault + 1]["pc"], 0xE010_0000u32, "{end}");
+    let main = frames[fault + 2..]
+        .iter()
+        .find(|f| function(f).contains("main"))
+        .unwrap_or_else(|| panic!("no main: {end}"));
+    assert!(
+        main["file"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("src/bin/bad_pointer.rs")),
+        "{main}"
+    );
+    assert!(main["line"].as_u64().is_some(), "{main}");
+    let text = stdout(&out) + &stderr(&out);
+    assert!(
+        text.contains("stack trace of the faulting context"),
+        "{text}"
+    );
+    assert!(text.contains("src/bin/bad_pointer.rs:"), "{text}");
     assert!(
         elapsed < Duration::from_secs(30),
         "took {elapsed:?} against a 60 s timeout"

@@ -265,5 +265,6 @@ pub fn hard_fault_end() -> hil_runner::backend::TargetEnd {
         hfsr: Some(1 << 30),
         mmfar: Some(0),
         bfar: Some(0),
+        stack_trace: None,
     })
 }

@@ -3,7 +3,10 @@
 //! Both backends end a run on a HardFault or lockup with the same
 //! [`FaultRegisters`], read by the same code ([`fault_registers`]) through a
 //! small trait, [`FaultAccess`]: the probe backend implements it over its
-//! debug probe, the QEMU backend over QEMU's gdbstub.
+//! debug probe, the QEMU backend over QEMU's gdbstub. The stack trace of the
+//! faulting context is read the same way ([`unwind`]).
+
+pub mod unwind;
 
 use std::fmt;
 
@@ -12,6 +15,10 @@ use std::fmt;
 pub enum CoreRegister {
     /// `r0`: the firmware's exit code at its breakpoint.
     R0,
+    /// `r1` .. `r12`, by number (the stack trace reads them all).
+    R(u8),
+    /// The stack pointer of the current mode (`r13`).
+    Sp,
     /// Link register.
     Lr,
     /// Program counter.
@@ -32,6 +39,17 @@ pub trait FaultAccess {
     fn read_register(&mut self, register: CoreRegister) -> Result<u32, Self::Error>;
     /// A 32-bit word of target memory.
     fn read_word(&mut self, address: u32) -> Result<u32, Self::Error>;
+    /// `len` bytes of target memory from `address` (default: word by word over [`Self::read_word`]).
+    fn read_bytes(&mut self, address: u32, len: usize) -> Result<Vec<u8>, Self::Error> {
+        let mut bytes = Vec::with_capacity(len + 4);
+        let mut word = address & !3;
+        while bytes.len() < len + (address - (address & !3)) as usize {
+            bytes.extend_from_slice(&self.read_word(word)?.to_le_bytes());
+            word = word.wrapping_add(4);
+        }
+        let skip = (address & 3) as usize;
+        Ok(bytes[skip..skip + len].to_vec())
+    }
     /// Whether the core has the fault status registers (ARMv7-M and ARMv8-M; not ARMv6-M).
     fn has_fault_status(&self) -> bool;
 }
@@ -86,6 +104,10 @@ pub struct FaultRegisters {
     pub mmfar: Option<u32>,
     /// BFAR (valid when CFSR.BFARVALID).
     pub bfar: Option<u32>,
+    /// The faulting context's stack trace, from the ELF's debug info (not for a reset, nor
+    /// for a lockup in QEMU, which aborts with no memory left to read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_trace: Option<unwind::StackTrace>,
 }
 
 const CFSR_BITS: &[(u32, &str)] = &[
@@ -199,6 +221,7 @@ pub fn fault_registers<A: FaultAccess + ?Sized>(
         hfsr,
         mmfar,
         bfar,
+        stack_trace: None,
     };
     // EXC_RETURN: the frame r0-r3, r12, lr, pc, xpsr is on MSP or PSP (bit 2).
     if is_exc_return(lr) && cause != FaultCause::Reset {

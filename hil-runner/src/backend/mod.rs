@@ -38,7 +38,7 @@ pub enum BackendError {
          attached: {attached}. Is the board plugged in? (README: Real boards)"
     )]
     NoProbe {
-        /// What was looked for: `any probe` or `probe VID:PID[:serial]` (the board's `probe.selector`).
+        /// What was looked for: `any probe` or `probe VID:PID[-INTERFACE][:serial]` (the board's `probe.selector`).
         looked_for: String,
         /// The board.
         board: String,
@@ -50,7 +50,7 @@ pub enum BackendError {
     /// Several debug probes match and the board file does not say which one.
     #[error(
         "{count} debug probes match board {board} ({looked_for}): {probes}; \
-         set `probe.selector` (VID:PID:serial) in {path}"
+         set `probe.selector` (VID:PID[-INTERFACE]:serial, as listed) in {path}"
     )]
     SeveralProbes {
         /// How many matched.

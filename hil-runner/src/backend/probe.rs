@@ -21,9 +21,11 @@
 //! process or another, attaches to the halted core and resets it.
 
 pub mod access;
+pub mod listing;
 pub mod progress;
 pub mod real;
 mod sessions;
+mod trace;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -65,12 +67,11 @@ pub fn select_probe(
         Some(id) => format!("probe {id} (probe.selector)"),
         None => "any probe".to_owned(),
     };
+    // A probe listed once per interface is one probe.
+    let probes = &listing::merge_interfaces(probes.to_vec())[..];
     let matching: Vec<&ProbeInfo> = probes
         .iter()
-        .filter(|p| {
-            selector
-                .is_none_or(|s| s.matches(p.id.vendor_id, p.id.product_id, p.id.serial.as_deref()))
-        })
+        .filter(|p| selector.is_none_or(|s| s.matches_probe(&p.id, &p.interfaces)))
         .collect();
     let list = |ps: &mut dyn Iterator<Item = &ProbeInfo>| {
         let names: Vec<String> = ps.map(ToString::to_string).collect();
@@ -81,7 +82,14 @@ pub fn select_probe(
         }
     };
     match matching.as_slice() {
-        [one] if one.accessible => Ok((*one).clone()),
+        // The interface the selector names is the one opened (none: probe-rs's choice).
+        [one] if one.accessible => Ok(ProbeInfo {
+            id: UsbId {
+                interface: selector.and_then(|s| s.interface),
+                ..one.id.clone()
+            },
+            ..(*one).clone()
+        }),
         [one] => Err(BackendError::ProbePermission {
             probe: one.to_string(),
         }),
@@ -366,6 +374,7 @@ impl Backend for ProbeBackend {
             let console = Console {
                 command_line: self.command_line.clone(),
                 output: self.output.clone(),
+                elf: elf.to_path_buf(),
             };
             tokio::task::spawn_blocking(move || watch(ctl, stop, tx, console))
         };

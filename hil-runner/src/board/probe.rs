@@ -3,7 +3,7 @@
 //! ```toml
 //! [probe]
 //! chip = "STM32F401RETx"        # probe-rs target name
-//! selector = "0483:374b"        # optional VID:PID[:serial]; default: the only probe attached
+//! selector = "0483:374b"        # optional VID:PID[-INTERFACE][:serial] (probe-rs's syntax); default: the only probe attached
 //! connect_under_reset = false   # optional
 //! speed = 4000                  # optional: SWD/JTAG clock in kHz; default: the probe's
 //! protocol = "swd"              # optional: "swd" or "jtag"; default: the probe's
@@ -110,29 +110,46 @@ impl fmt::Display for SerialPortSpec {
     }
 }
 
-/// A USB device named by `VID:PID[:serial]` (hexadecimal VID and PID).
+/// A USB device named by `VID:PID[-INTERFACE][:serial]` (hexadecimal VID and PID, decimal
+/// interface number), probe-rs's `DebugProbeSelector` syntax.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UsbId {
     /// USB vendor id.
     pub vendor_id: u16,
     /// USB product id.
     pub product_id: u16,
+    /// USB interface number (a probe that offers its debug function on several interfaces);
+    /// `None` matches any.
+    pub interface: Option<u8>,
     /// Serial number string; `None` matches any.
     pub serial: Option<String>,
 }
 
 impl UsbId {
-    /// Whether a device with these ids and serial number is this one.
+    /// Whether a device with these ids and serial number is this one (any interface).
     pub fn matches(&self, vendor_id: u16, product_id: u16, serial: Option<&str>) -> bool {
         self.vendor_id == vendor_id
             && self.product_id == product_id
             && self.serial.as_deref().is_none_or(|s| serial == Some(s))
+    }
+
+    /// Whether the probe `device`, listed on `interfaces`, is this one: the same ids and
+    /// serial number, and one of those interfaces when this names one.
+    pub fn matches_probe(&self, device: &UsbId, interfaces: &[u8]) -> bool {
+        self.matches(
+            device.vendor_id,
+            device.product_id,
+            device.serial.as_deref(),
+        ) && self.interface.is_none_or(|i| interfaces.contains(&i))
     }
 }
 
 impl fmt::Display for UsbId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04x}:{:04x}", self.vendor_id, self.product_id)?;
+        if let Some(interface) = self.interface {
+            write!(f, "-{interface}")?;
+        }
         if let Some(serial) = &self.serial {
             write!(f, ":{serial}")?;
         }
@@ -144,19 +161,35 @@ impl FromStr for UsbId {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
+        const FORM: &str = "VID:PID[-INTERFACE][:serial]";
         let mut parts = s.splitn(3, ':');
         let hex = |part: Option<&str>, what: &str| {
             let part = part.unwrap_or_default();
             if part.is_empty() || part.len() > 4 {
                 return Err(format!(
-                    "{s:?} is not VID:PID[:serial] (the {what} must be 1 to 4 hex digits)"
+                    "{s:?} is not {FORM} (the {what} must be 1 to 4 hex digits)"
                 ));
             }
             u16::from_str_radix(part, 16)
-                .map_err(|_| format!("{s:?} is not VID:PID[:serial] ({what} {part:?} is not hex)"))
+                .map_err(|_| format!("{s:?} is not {FORM} ({what} {part:?} is not hex)"))
         };
         let vendor_id = hex(parts.next(), "vendor id")?;
-        let product_id = hex(parts.next(), "product id")?;
+        // probe-rs: `PID-INTERFACE`, the interface a decimal number.
+        let (product, interface) = match parts.next() {
+            Some(pid) => match pid.split_once('-') {
+                Some((pid, interface)) => (Some(pid), Some(interface)),
+                None => (Some(pid), None),
+            },
+            None => (None, None),
+        };
+        let product_id = hex(product, "product id")?;
+        let interface = interface
+            .map(|i| {
+                i.parse::<u8>().map_err(|_| {
+                    format!("{s:?} is not {FORM} (interface {i:?} is not a number from 0 to 255)")
+                })
+            })
+            .transpose()?;
         let serial = match parts.next() {
             Some("") => {
                 return Err(format!(
@@ -168,6 +201,7 @@ impl FromStr for UsbId {
         Ok(Self {
             vendor_id,
             product_id,
+            interface,
             serial,
         })
     }
@@ -264,7 +298,20 @@ pub(super) fn validate(
                 .map_err(|e| ("serial.port", format!("{path:?} is not a valid glob: {e}")))?;
             SerialPortSpec::Path(path)
         }
-        (None, Some(usb)) => SerialPortSpec::Usb(usb.parse().map_err(|m| ("serial.usb", m))?),
+        (None, Some(usb)) => {
+            let id: UsbId = usb.parse().map_err(|m| ("serial.usb", m))?;
+            if id.interface.is_some() {
+                return Err((
+                    "serial.usb",
+                    format!(
+                        "{usb:?}: a serial port is found by VID:PID[:serial]; to pick one \
+                         interface of the device, give its path in serial.port \
+                         (/dev/serial/by-id/...-ifNN)"
+                    ),
+                ));
+            }
+            SerialPortSpec::Usb(id)
+        }
     };
     if serial.baud == 0 {
         return Err(("serial.baud", "must be a positive baud rate".into()));

@@ -60,6 +60,16 @@ pub fn libtest(r: &TestReport) -> Option<String> {
     Some(out)
 }
 
+/// The stack trace of a run that ended in a fault (the crash block shows it).
+fn stack_trace(r: &TestReport) -> Option<&crate::backend::fault::unwind::StackTrace> {
+    match &r.target_end {
+        Some(crate::backend::TargetEnd::Fault(regs)) if r.verdict != Verdict::Pass => {
+            regs.stack_trace.as_ref()
+        }
+        _ => None,
+    }
+}
+
 /// Whether a run holds several tests of its own (a defmt-test or embedded-test suite).
 fn has_tests(r: &TestReport) -> bool {
     matches!(r.speaks, Some(Speaks::DefmtTest | Speaks::EmbeddedTest))
@@ -86,6 +96,12 @@ pub fn render(reports: &[TestReport]) -> String {
         );
         if let Some(reason) = r.reason.as_ref().filter(|_| r.verdict != Verdict::Pass) {
             let _ = writeln!(out, "        {reason}");
+        }
+        if let Some(trace) = stack_trace(r) {
+            let _ = writeln!(out, "        stack trace of the faulting context:");
+            for line in trace.to_string().lines() {
+                let _ = writeln!(out, "        {line}");
+            }
         }
         // Loss a passing run keeps its verdict with (`--fail-on-loss` fails it).
         if let Some(lost) = r.details.as_ref().and_then(crate::speaks::loss_line) {

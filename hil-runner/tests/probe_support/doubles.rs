@@ -11,7 +11,7 @@ use hil_runner::backend::probe::{
     ProbeInfo, Semihosting, TargetControl,
 };
 use hil_runner::backend::{Backend, TargetEnd};
-use hil_runner::board::{Board, BoardKind, ProbeBoard};
+use hil_runner::board::{Board, BoardKind, ProbeBoard, UsbId};
 
 /// What the doubles were asked to do, in order.
 pub type Log = Arc<Mutex<Vec<String>>>;
@@ -196,10 +196,15 @@ impl Double {
         Arc::new(Self {
             probes: probes
                 .iter()
-                .map(|id| ProbeInfo {
-                    identifier: "Double".into(),
-                    id: id.parse().unwrap(),
-                    accessible: true,
+                .map(|id| {
+                    // `VID:PID-N:SERIAL`: the probe as probe-rs lists it on interface N.
+                    let mut id: UsbId = id.parse().unwrap();
+                    ProbeInfo {
+                        identifier: "Double".into(),
+                        interfaces: id.interface.take().into_iter().collect(),
+                        id,
+                        accessible: true,
+                    }
                 })
                 .collect(),
             attach_delay: Mutex::new(Duration::ZERO),

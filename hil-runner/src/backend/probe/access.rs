@@ -108,15 +108,23 @@ pub enum ProbeError {
 pub struct ProbeInfo {
     /// The probe's name (`STLink V2-1`).
     pub identifier: String,
-    /// Its USB ids and serial number.
+    /// Its USB ids and serial number (and the interface to open, once one is chosen).
     pub id: UsbId,
+    /// The USB interfaces probe-rs lists it on (one entry per interface, merged into this
+    /// one probe); empty when probe-rs names none.
+    pub interfaces: Vec<u8>,
     /// Whether this user may open it (Linux: udev rules).
     pub accessible: bool,
 }
 
 impl fmt::Display for ProbeInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.id, self.identifier)
+        write!(f, "{} ({}", self.id, self.identifier)?;
+        if self.id.interface.is_none() && self.interfaces.len() > 1 {
+            let list: Vec<String> = self.interfaces.iter().map(u8::to_string).collect();
+            write!(f, ", interfaces {}", list.join(", "))?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -250,6 +258,10 @@ pub trait TargetControl: Send {
     fn read_register(&mut self, register: CoreRegister) -> Result<u32, ProbeError>;
     /// A 32-bit word of target memory.
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError>;
+    /// `len` bytes of target memory (the stack, for a trace); default: word by word.
+    fn read_memory(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
+        super::trace::read_by_words(self, address, len)
+    }
     /// Halt the core (stop the test; a locked-up core before its registers are read).
     fn halt(&mut self) -> Result<(), ProbeError>;
     /// Answer the semihosting request the core is halted on, as `probe-rs run` does:
@@ -323,7 +335,7 @@ fn fault_status(ctl: &mut dyn TargetControl) -> Result<(Option<u32>, Option<u32>
 }
 
 /// A probe's [`TargetControl`] as the shared fault reader's [`FaultAccess`].
-struct Probe<'a>(&'a mut dyn TargetControl);
+pub(super) struct Probe<'a>(pub(super) &'a mut dyn TargetControl);
 
 impl FaultAccess for Probe<'_> {
     type Error = ProbeError;
@@ -334,6 +346,10 @@ impl FaultAccess for Probe<'_> {
 
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError> {
         self.0.read_word(address)
+    }
+
+    fn read_bytes(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
+        self.0.read_memory(address, len)
     }
 
     fn has_fault_status(&self) -> bool {

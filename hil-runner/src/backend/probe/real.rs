@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use probe_rs::flashing::{self, DownloadOptions, ElfLoader, FlashProgress};
 use probe_rs::probe::list::{Accessibility, Lister, ProbeLister};
-use probe_rs::probe::DebugProbeSelector;
+use probe_rs::probe::{DebugProbeInfo, DebugProbeSelector};
+
+use super::listing::probes_of;
 use probe_rs::semihosting::SemihostingCommand;
 use probe_rs::{
     BreakpointCause, CoreType, HaltReason, MemoryInterface as _, Permissions, Session,
@@ -22,7 +24,7 @@ use super::access::{
 };
 use super::progress::FlashEvent;
 use crate::board::probe::registry;
-use crate::board::{UsbId, WireProtocol};
+use crate::board::WireProtocol;
 
 /// How long a halt or a reset-and-halt may take.
 const HALT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -96,19 +98,15 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 impl ProbeAccess for ProbeRs {
     fn list(&self) -> Vec<ProbeInfo> {
-        (self.make_lister)()
+        let listing: Vec<(DebugProbeInfo, bool)> = (self.make_lister)()
             .list_with_access(None)
             .into_iter()
-            .map(|item| ProbeInfo {
-                identifier: item.info.identifier.clone(),
-                id: UsbId {
-                    vendor_id: item.info.vendor_id,
-                    product_id: item.info.product_id,
-                    serial: item.info.serial_number.clone(),
-                },
-                accessible: item.accessibility == Accessibility::Accessible,
+            .map(|item| {
+                let accessible = item.accessibility == Accessibility::Accessible;
+                (item.info, accessible)
             })
-            .collect()
+            .collect();
+        probes_of(&listing)
     }
 
     fn attach(
@@ -141,7 +139,7 @@ impl ProbeAccess for ProbeRs {
         let selector = DebugProbeSelector {
             vendor_id: probe.id.vendor_id,
             product_id: probe.id.product_id,
-            interface: None,
+            interface: probe.id.interface,
             serial_number: probe.id.serial.clone(),
         };
         let mut opened = (self.make_lister)()
@@ -344,6 +342,9 @@ impl TargetControl for RsTarget {
         let regs = core.registers();
         let reg = match register {
             CoreRegister::R0 => Some(regs.core_register(0)),
+            CoreRegister::R(n) if n < 13 => Some(regs.core_register(usize::from(n))),
+            CoreRegister::R(_) => None,
+            CoreRegister::Sp => Some(core.stack_pointer()),
             CoreRegister::Lr => Some(core.return_address()),
             CoreRegister::Pc => Some(core.program_counter()),
             CoreRegister::Xpsr => regs.psr(),
@@ -362,6 +363,14 @@ impl TargetControl for RsTarget {
         self.core("read target memory")?
             .read_word_32(u64::from(address))
             .map_err(core_error("read target memory"))
+    }
+
+    fn read_memory(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
+        let mut bytes = vec![0; len];
+        self.core("read target memory")?
+            .read(u64::from(address), &mut bytes)
+            .map_err(core_error("read target memory"))?;
+        Ok(bytes)
     }
 
     fn halt(&mut self) -> Result<(), ProbeError> {

@@ -1,11 +1,12 @@
 //! The watcher thread: polls the core, answers its semihosting requests, reports how it ended.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use super::access;
+use super::{access, trace};
 use super::{CoreStatus, HaltCause, ProbeError, Semihosting, TargetControl, POLL_INTERVAL};
 use crate::backend::TargetEnd;
 
@@ -13,6 +14,8 @@ use crate::backend::TargetEnd;
 pub(super) struct Console {
     pub(super) command_line: String,
     pub(super) output: Arc<Mutex<String>>,
+    /// The firmware: its debug info gives a fault's stack trace.
+    pub(super) elf: PathBuf,
 }
 
 /// Poll the core until it halts, faults, exits or the backend is told to stop (then halt it);
@@ -47,7 +50,7 @@ pub(super) fn watch(
         }
         match status.and_then(|s| access::target_end(ctl.as_mut(), &s)) {
             Ok(None) => std::thread::sleep(POLL_INTERVAL),
-            Ok(Some(end)) => break end,
+            Ok(Some(end)) => break trace::with_stack_trace(ctl.as_mut(), end, &console.elf),
             Err(e) => {
                 break TargetEnd::Killed {
                     detail: format!("lost the target through the debug probe: {e}"),

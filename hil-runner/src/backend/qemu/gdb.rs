@@ -24,6 +24,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
+/// The most bytes one `m` request asks for (QEMU 7.2's packets hold 4096 hex digits).
+pub const READ_PIECE: u32 = 1024;
+
 /// How a `c` ended, as the stop reply says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -163,6 +166,17 @@ impl Gdb {
                 "`m{address:x},{len:x}` returned {} bytes",
                 bytes.len()
             )));
+        }
+        Ok(bytes)
+    }
+
+    /// `len` bytes at `address`, in requests of at most [`READ_PIECE`] bytes.
+    pub async fn read_memory_in_pieces(&mut self, address: u32, len: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(len);
+        while bytes.len() < len {
+            let n = (len - bytes.len()).min(READ_PIECE as usize) as u32;
+            let at = address.wrapping_add(bytes.len() as u32);
+            bytes.extend(self.read_memory(at, n).await?);
         }
         Ok(bytes)
     }

@@ -454,8 +454,10 @@ impl Backend for QemuBackend {
         let (kill_tx, kill_rx) = oneshot::channel();
         let stderr = self.stderr.take();
         let gone = self.qemu_gone.clone();
+        let elf = elf.to_path_buf();
         let task = tokio::spawn(async move {
-            if let Some(end) = watch::monitor(child, gdb, hardfault, stderr, kill_rx, gone).await {
+            let watched = watch::monitor(child, gdb, hardfault, elf, stderr, kill_rx, gone);
+            if let Some(end) = watched.await {
                 let _ = end_tx.send(Some(end));
             }
         });

@@ -1,8 +1,8 @@
-//! Watching the emulated core: the monitor task that owns QEMU, the HardFault breakpoint, the fault's registers, QEMU's lockup report.
+//! Watching the emulated core: the monitor task that owns QEMU, the HardFault breakpoint, the fault's registers and stack trace, QEMU's lockup report.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tokio::process::Child;
 use tokio::sync::oneshot;
 
 use super::gdb::{CoreRegisters, Gdb, Stop};
-use crate::backend::fault::{self, CoreRegister, FaultAccess, FaultCause, FaultRegisters};
+use crate::backend::fault::{self, unwind, CoreRegister, FaultAccess, FaultCause, FaultRegisters};
 use crate::backend::TargetEnd;
 
 /// How long QEMU may take to exit after the guest asked to (semihosting).
@@ -60,8 +60,9 @@ pub enum CoreEvent {
     Gone(String),
 }
 
-/// Resume the core and wait until it faults, exits, or QEMU goes away.
-pub async fn watch_core(mut gdb: Gdb, hardfault: u32) -> CoreEvent {
+/// Resume the core and wait until it faults, exits, or QEMU goes away; a fault's stack trace
+/// is read with the debug info of `elf`.
+pub async fn watch_core(mut gdb: Gdb, hardfault: u32, elf: PathBuf) -> CoreEvent {
     if let Err(e) = gdb.resume().await {
         return CoreEvent::Gone(format!("cannot resume through the gdbstub: {e}"));
     }
@@ -80,7 +81,7 @@ pub async fn watch_core(mut gdb: Gdb, hardfault: u32) -> CoreEvent {
                     }
                     continue;
                 }
-                return match read_fault(&mut gdb, regs).await {
+                return match read_fault(&mut gdb, regs, &elf).await {
                     Ok(fault) => CoreEvent::Fault(fault),
                     Err(e) => CoreEvent::Gone(format!("HardFault, but its registers: {e}")),
                 };
@@ -99,13 +100,14 @@ pub async fn monitor(
     mut child: Child,
     gdb: Gdb,
     hardfault: u32,
+    elf: PathBuf,
     stderr: Option<tokio::task::JoinHandle<String>>,
     mut kill: oneshot::Receiver<()>,
     gone: Arc<AtomicBool>,
 ) -> Option<TargetEnd> {
     // The id is gone once the child is reaped: keep it for the messages.
     let pid = child.id();
-    let core = watch_core(gdb, hardfault);
+    let core = watch_core(gdb, hardfault, elf);
     tokio::pin!(core);
     let end = tokio::select! {
         event = &mut core => match event {
@@ -241,8 +243,12 @@ struct Snapshot {
     regs: CoreRegisters,
     words: HashMap<u32, u32>,
     missing: Vec<u32>,
-    /// Addresses the gdbstub refused (outside the machine's memory: a stack pointer past RAM).
-    unreadable: HashSet<u32>,
+    /// Words the gdbstub refused (outside the machine's memory: a stack pointer past RAM).
+    unreadable_words: HashSet<u32>,
+    /// Blocks asked for and not fetched yet: `(address, len)`.
+    missing_blocks: Vec<(u32, usize)>,
+    /// Blocks the gdbstub would not read.
+    unreadable: HashSet<(u32, usize)>,
     fault_status: bool,
 }
 
@@ -270,6 +276,9 @@ impl FaultAccess for Snapshot {
     fn read_register(&mut self, register: CoreRegister) -> Result<u32, NotRead> {
         Ok(match register {
             CoreRegister::R0 => self.regs.r[0],
+            CoreRegister::R(n) if n < 13 => self.regs.r[usize::from(n)],
+            CoreRegister::R(n) => return Err(NotRead(format!("r{n} (no such register)"))),
+            CoreRegister::Sp => self.regs.r[13],
             CoreRegister::Lr => self.regs.r[14],
             CoreRegister::Pc => self.regs.r[15],
             CoreRegister::Xpsr => self.regs.xpsr,
@@ -286,7 +295,7 @@ impl FaultAccess for Snapshot {
     fn read_word(&mut self, address: u32) -> Result<u32, NotRead> {
         match self.words.get(&address) {
             Some(&word) => Ok(word),
-            None if self.unreadable.contains(&address) => {
+            None if self.unreadable_words.contains(&address) => {
                 Err(NotRead(format!("memory at {address:#010x} (not mapped)")))
             }
             None => {
@@ -296,18 +305,43 @@ impl FaultAccess for Snapshot {
         }
     }
 
+    fn read_bytes(&mut self, address: u32, len: usize) -> Result<Vec<u8>, NotRead> {
+        let not_read = || NotRead(format!("{len} bytes at {address:#010x}"));
+        if self.unreadable.contains(&(address, len)) {
+            return Err(not_read());
+        }
+        let start = address & !3;
+        let mut bytes = Vec::with_capacity(len + 4);
+        let mut word = start;
+        while bytes.len() < len + (address - start) as usize {
+            match self.words.get(&word) {
+                Some(w) => bytes.extend_from_slice(&w.to_le_bytes()),
+                None => {
+                    self.missing_blocks.push((address, len));
+                    return Err(not_read());
+                }
+            }
+            word = word.wrapping_add(4);
+        }
+        let skip = (address - start) as usize;
+        Ok(bytes[skip..skip + len].to_vec())
+    }
+
     fn has_fault_status(&self) -> bool {
         self.fault_status
     }
 }
 
-/// The fault's registers, read by the shared [`fault::fault_registers`] from the halted core.
-async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters) -> io::Result<FaultRegisters> {
+/// The fault's registers and stack trace, read by the shared [`fault::fault_registers`] and
+/// [`unwind::capture`] from the halted core.
+async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters, elf: &Path) -> io::Result<FaultRegisters> {
     let mut snap = Snapshot {
         regs,
         words: HashMap::new(),
         missing: Vec::new(),
+        missing_blocks: Vec::new(),
         unreadable: HashSet::new(),
+        unreadable_words: HashSet::new(),
         fault_status: false,
     };
     // One read for CPUID and the fault status registers; ARMv6-M has no CFSR..BFAR.
@@ -327,12 +361,24 @@ async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters) -> io::Result<FaultRegis
             snap.add(sp, &frame);
         }
     }
+    let stack_top = unwind::stack_top_of_elf(elf);
     // Read; fetch what it asked for and was not there; read again.
-    for _ in 0..4 {
+    for _ in 0..6 {
         snap.missing.clear();
+        snap.missing_blocks.clear();
         let result = fault::fault_registers(&mut snap, FaultCause::HardFault);
-        if snap.missing.is_empty() {
-            return result.map_err(|NotRead(what)| io::Error::other(format!("cannot read {what}")));
+        let core = unwind::capture(&mut snap, stack_top);
+        if snap.missing.is_empty() && snap.missing_blocks.is_empty() {
+            let mut regs =
+                result.map_err(|NotRead(what)| io::Error::other(format!("cannot read {what}")))?;
+            regs.stack_trace = match core {
+                Ok(core) => Some(unwind::stack_trace(elf, &core)),
+                Err(NotRead(what)) => {
+                    tracing::warn!("no stack trace: cannot read {what}");
+                    None
+                }
+            };
+            return Ok(regs);
         }
         for address in std::mem::take(&mut snap.missing) {
             // A refused read (E14: not mapped) is an answer too: the reader goes on without it
@@ -341,9 +387,20 @@ async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters) -> io::Result<FaultRegis
                 Ok(word) => snap.add(address, &word),
                 Err(e) if super::gdb::is_refusal(&e) => {
                     tracing::debug!(address, error = %e, "gdbstub refused a read at the fault");
-                    snap.unreadable.insert(address);
+                    snap.unreadable_words.insert(address);
                 }
                 Err(e) => return Err(e),
+            }
+        }
+        for (address, len) in std::mem::take(&mut snap.missing_blocks) {
+            // Whole words: the snapshot answers from words.
+            let start = address & !3;
+            let whole = (len + (address - start) as usize + 3) & !3;
+            match gdb.read_memory_in_pieces(start, whole).await {
+                Ok(bytes) => snap.add(start, &bytes),
+                Err(_) => {
+                    snap.unreadable.insert((address, len));
+                }
             }
         }
     }
@@ -377,6 +434,7 @@ pub fn lockup_from_stderr(stderr: &str) -> Option<FaultRegisters> {
         hfsr: None,
         mmfar: None,
         bfar: None,
+        stack_trace: None,
     })
 }
 
