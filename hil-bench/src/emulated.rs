@@ -121,6 +121,29 @@ pub fn build_throughput(
     keep(&built, &format!("throughput-{tag}"))
 }
 
+/// The transport's overflow policies, each a firmware feature.
+pub const POLICIES: [&str; 3] = ["policy-drop", "policy-truncate", "policy-block"];
+
+/// Builds the throughput suite with `policy` in place of the suite's own policy feature.
+pub fn build_throughput_policy(board: &Board, policy: &str) -> anyhow::Result<PathBuf> {
+    let suite = suites::find("throughput")?;
+    let mut features: Vec<String> = suite
+        .features
+        .iter()
+        .filter(|f| !f.starts_with("policy-"))
+        .cloned()
+        .collect();
+    features.push(policy.to_owned());
+    let request = BuildRequest {
+        board,
+        images: Images::Suites,
+        features,
+        env: Vec::new(),
+    };
+    let built = build::build_one_with(&request, &suite.bin)?;
+    keep(&built, &format!("throughput-{policy}"))
+}
+
 /// Copies a built ELF into the bench directory (later builds overwrite cargo's copy).
 pub fn keep(built: &Path, name: &str) -> anyhow::Result<PathBuf> {
     let dir = bench_dir().join("elf");

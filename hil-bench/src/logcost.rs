@@ -154,30 +154,52 @@ pub struct Sizes {
     pub uninit: u64,
 }
 
-/// What `rustc ARGS` prints, run in the firmware workspace (its pinned toolchain).
-fn rustc(args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("rustc")
+/// The rustc of the toolchain that builds the firmware: the one next to the
+/// cargo the builds run (`$CARGO`, set by `cargo run`), else `rustc` on
+/// `PATH` in the firmware workspace (rustup picks the pinned toolchain there).
+fn build_rustc() -> PathBuf {
+    std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .and_then(|cargo| Some(cargo.parent()?.join("rustc")))
+        .filter(|rustc| rustc.is_file())
+        .unwrap_or_else(|| "rustc".into())
+}
+
+/// What `RUSTC ARGS` prints, run in the firmware workspace.
+fn rustc(rustc: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(rustc)
         .current_dir(build::firmware_dir())
         .args(args)
         .output()
-        .context("cannot run rustc")?;
+        .with_context(|| format!("cannot run {}", rustc.display()))?;
+    ensure!(
+        out.status.success(),
+        "{} {} failed: {}",
+        rustc.display(),
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The llvm-size of the pinned toolchain (component `llvm-tools`).
+/// `SYSROOT/lib/rustlib/HOST/bin/llvm-size`: where the `llvm-tools` component puts it.
+fn llvm_size_in(sysroot: &Path, host: &str) -> PathBuf {
+    sysroot.join("lib/rustlib").join(host).join("bin/llvm-size")
+}
+
+/// The llvm-size of the toolchain the firmware builds with (component `llvm-tools`).
 fn llvm_size() -> anyhow::Result<PathBuf> {
-    let sysroot = rustc(&["--print", "sysroot"])?.trim().to_owned();
-    let host = rustc(&["-vV"])?
+    let compiler = build_rustc();
+    let sysroot = rustc(&compiler, &["--print", "sysroot"])?.trim().to_owned();
+    let host = rustc(&compiler, &["-vV"])?
         .lines()
         .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
         .context("rustc -vV names no host")?;
-    let path = Path::new(&sysroot)
-        .join("lib/rustlib")
-        .join(host)
-        .join("bin/llvm-size");
+    let path = llvm_size_in(Path::new(&sysroot), &host);
     ensure!(
         path.is_file(),
-        "{} is missing: rustup component add llvm-tools",
+        "{} is missing (toolchain {sysroot}): install the llvm-tools component, \
+         `rustup component add llvm-tools` in target-tests/",
         path.display()
     );
     Ok(path)

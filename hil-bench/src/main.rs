@@ -9,6 +9,8 @@ mod emulated;
 mod logcost;
 mod machine;
 mod markdown;
+mod matrix;
+mod mutants;
 mod pipeline;
 mod plot;
 
@@ -47,6 +49,10 @@ struct Cli {
     /// results go to `benchmarks/` next to it.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Skip the board matrix (`hil-runner test` on every emulated board, one
+    /// after the other and all at once); BENCHMARKS.md then says it was not measured.
+    #[arg(long)]
+    no_board_matrix: bool,
 }
 
 /// Everything measured, as written to `benchmarks/results.json`.
@@ -68,12 +74,27 @@ pub struct Results {
     pub sizes: Vec<emulated::SizePoint>,
     /// The throughput suite as `hil-runner test` builds it, under `-icount shift=0` (socket).
     pub suite_icount: emulated::RunFigures,
+    /// The same suite built with each overflow policy, under `-icount shift=0` (socket).
+    pub policy_icount: Vec<PolicyRun>,
     /// Cost per log call per logger.
     pub logcost: Vec<logcost::LogCost>,
     /// Host pipeline.
     pub pipeline: PipelineResults,
     /// End to end: the e2e firmware per logger and path.
     pub e2e: Vec<E2eRow>,
+    /// `hil-runner test` on every emulated board, one after the other and all at once.
+    pub board_matrix: Option<matrix::BoardMatrix>,
+    /// cargo-mutants' totals, if `mutants.out/outcomes.json` was there.
+    pub mutants: Option<mutants::Mutants>,
+}
+
+/// The throughput suite built with one overflow policy.
+#[derive(Serialize)]
+pub struct PolicyRun {
+    /// The transport's policy feature (`policy-drop`).
+    pub policy: String,
+    /// The runner's figures.
+    pub run: emulated::RunFigures,
 }
 
 /// Host pipeline figures.
@@ -133,6 +154,10 @@ fn main() -> anyhow::Result<()> {
         ));
     }
     let suite_elf = emulated::build_throughput(&board, &[], "suite")?;
+    let mut policy_elfs = Vec::new();
+    for policy in emulated::POLICIES {
+        policy_elfs.push((policy, emulated::build_throughput_policy(&board, policy)?));
+    }
 
     step("link throughput per payload size (runner, socket and pty)");
     let mut sizes = Vec::new();
@@ -164,6 +189,28 @@ fn main() -> anyhow::Result<()> {
         "  log_call_instructions = {:?}",
         suite_icount.log_call_instructions
     );
+    let mut policy_icount = Vec::new();
+    for (policy, elf) in &policy_elfs {
+        let run = emulated::run(
+            &rt,
+            &board,
+            elf,
+            QemuSerial::Socket,
+            emulated::icount_args(),
+        )?;
+        emulated::require_pass(
+            &format!("throughput suite with {policy} under icount"),
+            &run,
+        )?;
+        eprintln!(
+            "  {policy}: log_call_instructions = {:?}",
+            run.log_call_instructions
+        );
+        policy_icount.push(PolicyRun {
+            policy: (*policy).into(),
+            run,
+        });
+    }
 
     step("cost per log call: our transport, defmt-rtt, defmt-semihosting (icount)");
     let mut logcost = Vec::new();
@@ -213,6 +260,18 @@ fn main() -> anyhow::Result<()> {
         pipeline.check.mb_per_s, pipeline.render.mb_per_s, pipeline.defmt_print.mb_per_s
     );
 
+    let board_matrix = if cli.no_board_matrix {
+        None
+    } else {
+        step("board matrix: hil-runner test on every emulated board, one after the other, then all at once");
+        let m = matrix::measure(&emulated::bench_dir())?;
+        eprintln!(
+            "  one after the other {:.0} s, all at once {:.0} s",
+            m.sequential_s, m.parallel_s
+        );
+        Some(m)
+    };
+
     let results = Results {
         machine,
         load_at_end: machine::load(),
@@ -222,9 +281,12 @@ fn main() -> anyhow::Result<()> {
         host_runs: cli.runs.max(1),
         sizes,
         suite_icount,
+        policy_icount,
         logcost,
         pipeline,
         e2e,
+        board_matrix,
+        mutants: mutants::read(&root),
     };
     let dir = root.join("benchmarks");
     std::fs::create_dir_all(&dir)?;

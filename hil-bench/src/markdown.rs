@@ -1,5 +1,7 @@
 //! BENCHMARKS.md: the tables, the goals (held or missed, by how much), the command and the machine.
 
+mod sections;
+
 use std::fmt::Write as _;
 
 use crate::{Results, COMMAND};
@@ -59,7 +61,10 @@ pub fn render(r: &Results) -> String {
     throughput(w, r);
     logcost(w, r);
     pipeline(w, r);
-    e2e(w, r);
+    sections::e2e(w, r);
+    sections::policies(w, r);
+    sections::board_matrix(w, r);
+    sections::mutation(w, r);
     notes(w);
     md
 }
@@ -124,6 +129,49 @@ fn goals(w: &mut String, r: &Results) {
         "| full rendering ≥ {RENDER_GOAL_RATIO:.0}× defmt-print | {} |",
         verdict(ratio >= RENDER_GOAL_RATIO, render)
     );
+    let rate = |e: &crate::E2eRow| e.run.frames as f64 / e.run.seconds_to_verdict;
+    let e2e_of = |logger: &str, path: &str| {
+        r.e2e
+            .iter()
+            .find(|e| e.logger == logger && e.path.starts_with(path))
+            .map(rate)
+    };
+    if let (Some(default), Some(semi)) = (e2e_of("hil", "pipe"), e2e_of("semihosting", "")) {
+        let ratio = default / semi;
+        let _ = writeln!(
+            w,
+            "| default emulated link ≥ 1.0× defmt-semihosting end to end | {} |",
+            verdict(
+                ratio >= 1.0,
+                format!(
+                    "{ratio:.2}×: {} vs {} frames/s to verdict, side by side in this run",
+                    int(default),
+                    int(semi)
+                )
+            )
+        );
+    }
+    let costs: Vec<(String, f64)> = r
+        .policy_icount
+        .iter()
+        .filter_map(|p| Some((p.policy.clone(), p.run.log_call_instructions?)))
+        .collect();
+    if !costs.is_empty() {
+        let worst = costs.iter().map(|c| c.1).fold(0.0, f64::max);
+        let list = costs
+            .iter()
+            .map(|(p, c)| format!("{} {c:.0}", p.trim_start_matches("policy-")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            w,
+            "| per log call ≤ 512 instructions under every policy (icount) | {} |",
+            verdict(
+                costs.len() == r.policy_icount.len() && worst <= 512.0,
+                format!("{list}; section 5")
+            )
+        );
+    }
     let _ = writeln!(
         w,
         "| real UART boards ≥ 95% of line rate | **not measured here**: no board is attached to \
@@ -296,98 +344,6 @@ fn pipeline(w: &mut String, r: &Results) {
     );
 }
 
-fn e2e(w: &mut String, r: &Results) {
-    let _ = writeln!(w, "## 4. End to end on the emulated board\n");
-    let _ = writeln!(
-        w,
-        "The `e2e` image of `target-tests/bench-logcost`: the same source logging sequence \
-         frames of 4 to 224 payload bytes with the hil markers, once through our transport and \
-         UART0 (read by the runner over the pipe chardev, its default, over the socket \
-         chardev and over the pty; and, to compare \
-         like with like, UART0 on QEMU's stdout), once through defmt-semihosting (QEMU's \
-         stdout). Every path ends in the runner's analysis and verdict; timed from starting \
-         QEMU to the verdict, the median of {} runs each. QEMU moves UART bytes and semihosting \
-         writes to the host one byte per system call, so the host side of the path (socket, \
-         pty, pipe) sets the pace.\n",
-        r.link_runs
-    );
-    let _ = writeln!(
-        w,
-        "| logger | path | verdict | frames | bytes | seconds to verdict | frames/s to verdict | link frames/s (first byte to end) | vs defmt-semihosting |"
-    );
-    let _ = writeln!(
-        w,
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-    );
-    let rate = |run: &crate::emulated::RunFigures| run.frames as f64 / run.seconds_to_verdict;
-    let base = r
-        .e2e
-        .iter()
-        .find(|e| e.logger == "semihosting")
-        .map_or(f64::NAN, |e| rate(&e.run));
-    for e in &r.e2e {
-        let logger = if e.logger == "hil" {
-            "hil-transport"
-        } else {
-            "defmt-semihosting"
-        };
-        let _ = writeln!(
-            w,
-            "| {logger} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2}× |",
-            e.path,
-            e.run.verdict,
-            int(e.run.frames as f64),
-            int(e.run.bytes as f64),
-            e.run.seconds_to_verdict,
-            int(rate(&e.run)),
-            int(e.run.frames_per_s),
-            rate(&e.run) / base
-        );
-    }
-    let ratio = |path: &str| {
-        r.e2e
-            .iter()
-            .find(|e| e.logger == "hil" && e.path.starts_with(path))
-            .map(|e| rate(&e.run) / base)
-    };
-    if let (Some(default), Some(socket), Some(pty), Some(stdout)) =
-        (ratio("pipe"), ratio("socket"), ratio("pty"), ratio("UART0"))
-    {
-        let _ = writeln!(
-            w,
-            "\nThrough the runner's default path, a pipe chardev on FIFOs the runner reads \
-             without a tty layer and with no reader-poll wait before the CPU runs, the same \
-             frames reach {default:.2}× defmt-semihosting's rate (the socket {socket:.2}×, the \
-             pty, `--qemu-serial pty`, {pty:.2}×; UART0 on QEMU's stdout, the pipe \
-             defmt-semihosting itself writes to, {stdout:.2}×)."
-        );
-        let _ = writeln!(w, "\n{}", e2e_gap(socket, stdout));
-    }
-    let _ = writeln!(w);
-}
-
-/// What the end-to-end ratios say (ours ÷ defmt-semihosting's rate): through the runner's
-/// socket, and over QEMU's stdout (the pipe defmt-semihosting writes to). Only what the
-/// figures of this run support is said.
-fn e2e_gap(socket: f64, pipe: f64) -> String {
-    let figures = format!(
-        "Through the runner's socket the same frames reach {socket:.2}× defmt-semihosting's \
-         rate; on QEMU's stdout, the pipe defmt-semihosting itself writes to, {pipe:.2}×."
-    );
-    let reading = if pipe >= 1.0 && socket < pipe {
-        " Over the same pipe the transport keeps up with defmt-semihosting, so the gap on the \
-         socket is the host side of QEMU's serial path (a socket send or pty write per byte), \
-         not the transport: a pipe chardev in the runner's QEMU backend would take the \
-         emulated link to the second figure."
-    } else if pipe < 1.0 {
-        " Even over the same pipe the transport is slower than defmt-semihosting: in this run \
-         the gap is not only the host side of QEMU's serial path."
-    } else {
-        " The socket is as fast as the pipe in this run: QEMU's serial path sets no gap."
-    };
-    figures + reading
-}
-
 fn notes(w: &mut String) {
     let _ = writeln!(w, "## How to read these figures\n");
     let _ = writeln!(
@@ -395,7 +351,7 @@ fn notes(w: &mut String) {
         "- Every figure comes from the bench binary (`hil-bench/`), never from a timed test; \
          the tests assert no timings.\n\
          - Emulated link speeds measure QEMU's UART model and the host's pty or socket, not a \
-         real line: compare them with each other and with the anchors of the same run.\n\
+         real line (the pipe, the socket and the pty alike): compare them with each other and with the anchors of the same run.\n\
          - Per-call costs are instructions under `-icount shift=0`, not cycles of a real core. \
          On real boards the throughput firmware measures core cycles with the DWT cycle counter \
          (SysTick on ARMv6-M) and the runner reports them as `log_call_cycles`.\n\
@@ -407,20 +363,9 @@ fn notes(w: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    //! Number formatting of the tables, and the prose computed from the figures.
+    //! Number formatting of the tables.
 
-    use super::{e2e_gap, int};
-
-    #[test]
-    fn the_end_to_end_reading_follows_the_ratios() {
-        assert!(e2e_gap(0.65, 1.35).contains("not the transport"));
-        let slower = e2e_gap(0.5, 0.8);
-        assert!(slower.contains("not only the host side"), "{slower}");
-        assert!(!slower.contains("not the transport"));
-        assert!(e2e_gap(1.2, 1.1).contains("sets no gap"));
-        assert!(e2e_gap(0.65, 1.35)
-            .starts_with("Through the runner's socket the same frames reach 0.65×"));
-    }
+    use super::int;
 
     #[test]
     fn integers_get_thousands_separators() {

@@ -21,6 +21,17 @@ pub struct Suite {
     /// Firmware features on top of the board's.
     #[serde(default)]
     pub features: Vec<String>,
+    /// The boards it runs on (names of `boards/NAME.toml`), for features only
+    /// some boards have (an interrupt drain); empty: every board.
+    #[serde(default)]
+    pub boards: Vec<String>,
+}
+
+impl Suite {
+    /// Whether the suite runs on the board called `board`.
+    pub fn runs_on(&self, board: &str) -> bool {
+        self.boards.is_empty() || self.boards.iter().any(|b| b == board)
+    }
 }
 
 #[derive(Deserialize)]
@@ -122,4 +133,27 @@ pub fn build_suite(board: &Board, suite: &Suite) -> Result<PathBuf, SuiteError> 
             source,
         })?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Which boards a suite of the manifest runs on.
+
+    use super::*;
+
+    #[test]
+    fn a_suite_that_names_boards_runs_only_on_those_and_one_that_names_none_on_all() {
+        let manifest: Manifest = toml::from_str(
+            "[[suite]]\nname = \"a\"\nbin = \"ordering\"\n\
+             [[suite]]\nname = \"b\"\nbin = \"ordering\"\nboards = [\"lm3s6965evb\", \"netduinoplus2\"]\n",
+        )
+        .unwrap();
+        let [all, some] = &manifest.suite[..] else {
+            panic!("two suites: {:?}", manifest.suite)
+        };
+        assert!(all.runs_on("microbit"));
+        assert!(some.runs_on("netduinoplus2"));
+        assert!(some.runs_on("lm3s6965evb"));
+        assert!(!some.runs_on("microbit"));
+    }
 }

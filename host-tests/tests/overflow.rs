@@ -13,6 +13,7 @@ fn run_overflow(name: &str, features: &[&str]) -> TestReport {
         name: name.into(),
         bin: "overflow".into(),
         features: features.iter().map(|f| f.to_string()).collect(),
+        boards: Vec::new(),
     };
     let board = board();
     let elf = suites::build_suite(&board, &suite).unwrap_or_else(|e| panic!("{e}"));

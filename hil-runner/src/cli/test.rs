@@ -138,6 +138,7 @@ impl Cmd {
         // Build order: by target triple, so each triple's dependencies are compiled once and reused.
         let mut order: Vec<(usize, usize)> = (0..boards.len())
             .flat_map(|b| (0..suites.len()).map(move |s| (b, s)))
+            .filter(|&(b, s)| suites[s].runs_on(&boards[b].name))
             .collect();
         order.sort_by_key(|&(b, s)| (boards[b].target.clone(), b, s));
         let (built_tx, mut built_rx) = tokio::sync::mpsc::unbounded_channel();

@@ -67,7 +67,7 @@ pub fn pause_drain() {
     hil_board::irq_drain::pause();
 }
 
-/// With `irq-drain`: UART0 (IRQ 5) drains the log queue; no other interrupt is expected.
+/// With `irq-drain`: the UART's interrupt (`hil_board::irq_drain::IRQ`) drains the log queue; no other interrupt is expected.
 #[cfg(feature = "irq-drain")]
 #[cortex_m_rt::exception]
 unsafe fn DefaultHandler(irqn: i16) {

@@ -36,6 +36,9 @@
 //! - `rpi-pico`: RP2040 (Cortex-M0+) at 125 MHz; UART0 to a Debug Probe;
 //! - `rpi-pico-usb`: RP2040 at 125 MHz; its own USB port, a CDC-ACM serial port.
 //!
+//! With the `irq-drain` feature (lm3s6965evb, netduinoplus2, nucleo-f401re),
+//! `irq_drain` drains the log queue from the serial port's TX interrupt.
+//!
 //! Serial links run at 115200 8N1. Each real board keeps its serial driver in
 //! a static; a write that finds the driver busy (a panic in the middle of a
 //! write, whose handler flushes the queue) drops its bytes instead of
@@ -65,7 +68,13 @@ mod message;
     )
 ))]
 mod cmsdk_uart;
-#[cfg(all(hil_board, feature = "emulated"))]
+#[cfg(all(
+    hil_board,
+    any(
+        feature = "emulated",
+        all(feature = "nucleo-f401re", feature = "irq-drain")
+    )
+))]
 mod mmio;
 #[cfg(all(hil_board, feature = "emulated"))]
 mod qemu;
@@ -77,6 +86,16 @@ mod driver_cell;
 mod probe;
 #[cfg(all(hil_board, any(feature = "rpi-pico", feature = "rpi-pico-usb")))]
 mod rp2040;
+// The STM32F4 USART: the emulated netduinoplus2's serial port, and the
+// nucleo-f401re's interrupt drain.
+#[cfg(all(
+    hil_board,
+    any(
+        feature = "netduinoplus2",
+        all(feature = "nucleo-f401re", feature = "irq-drain")
+    )
+))]
+mod stm32_usart;
 
 #[cfg(all(hil_board, feature = "lm3s6965evb"))]
 mod lm3s6965evb;
@@ -142,10 +161,26 @@ use rpi_pico_usb as board;
 pub use board::{exit, init, uart_write, CORE_CLOCK_HZ, NAME};
 #[cfg(hil_board)]
 pub use delay::{wait_ms, EXIT_GRACE_MS};
-// The emulated board's interrupt drain of UART0.
+// The interrupt drain of the serial port (feature `irq-drain`): lm3s6965evb's
+// UART0 TX interrupt, the STM32F4 USART's TXE interrupt.
 #[cfg(all(hil_board, feature = "lm3s6965evb", feature = "irq-drain"))]
 pub use lm3s6965evb::irq_drain;
-#[cfg(all(feature = "irq-drain", not(feature = "lm3s6965evb")))]
-compile_error!("hil-board: the `irq-drain` feature is the lm3s6965evb's (UART0 TX interrupt)");
+#[cfg(all(
+    hil_board,
+    any(feature = "netduinoplus2", feature = "nucleo-f401re"),
+    feature = "irq-drain"
+))]
+pub use stm32_usart::irq_drain;
+#[cfg(all(
+    feature = "irq-drain",
+    not(any(
+        feature = "lm3s6965evb",
+        feature = "netduinoplus2",
+        feature = "nucleo-f401re"
+    ))
+))]
+compile_error!(
+    "hil-board: the `irq-drain` feature is for lm3s6965evb (UART0), netduinoplus2 (USART1) and nucleo-f401re (USART2)"
+);
 #[cfg(hil_board)]
 pub use message::{Message, PANIC_MESSAGE_LEN};

@@ -5,6 +5,11 @@
 //! through the PLL to 84 MHz (the chip's maximum), APB1 at 42 MHz. No external
 //! oscillator is used, so the board works whatever its solder bridges say
 //! about the ST-LINK's 8 MHz MCO.
+//!
+//! With the `irq-drain` feature the log queue leaves through USART2's TXE
+//! interrupt (IRQ 38, [`crate::stm32_usart::irq_drain`], the driver the
+//! emulated `netduinoplus2` runs too); the HAL's transmitter stays the
+//! blocking write of `flush()` and the `block` policy.
 
 use stm32f4xx_hal::{
     pac::{self, USART2},
@@ -25,6 +30,15 @@ pub const CORE_CLOCK_HZ: u32 = 84_000_000;
 
 /// Baud rate of USART2 (8N1).
 const BAUD_RATE: u32 = 115_200;
+
+/// USART2's registers and interrupt, for the interrupt drain. The HAL's
+/// [`Tx`] owns the peripheral; the drain only sets and clears TXEIE in CR1
+/// (which the transmitter never writes after [`init`]) and writes DR while
+/// TXE is set, inside critical sections, as the HAL's own writes are.
+#[cfg(feature = "irq-drain")]
+// SAFETY: USART2 of the STM32F401 is at 0x4000_4400, interrupt 38.
+pub(crate) const USART: crate::stm32_usart::Usart =
+    unsafe { crate::stm32_usart::Usart::at(0x4000_4400, 38) };
 
 /// USART2's transmitter, once [`init`] has set it up.
 static SERIAL_TX: DriverCell<Tx<USART2>> = DriverCell::empty();
