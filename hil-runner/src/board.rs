@@ -296,8 +296,8 @@ fn core_of_target(target: &str) -> &'static str {
     }
 }
 
-/// Targets the toolchain file installs.
-const KNOWN_TARGETS: &[&str] = &[
+/// Targets the toolchain file installs: a board's `target` is one of them.
+pub const KNOWN_TARGETS: &[&str] = &[
     "thumbv6m-none-eabi",
     "thumbv7m-none-eabi",
     "thumbv7em-none-eabi",

@@ -16,18 +16,9 @@ use std::sync::OnceLock;
 use hil_runner::board::memory_x::{MemoryLayout, MemoryXError};
 use hil_runner::board::{
     builtin, probe, Board, BoardError, BoardKind, MemoryFile, Origin, SerialPortSpec, WireProtocol,
+    KNOWN_TARGETS,
 };
 use libfuzzer_sys::fuzz_target;
-
-/// Targets a board may name (rust-toolchain.toml installs them).
-const TARGETS: &[&str] = &[
-    "thumbv6m-none-eabi",
-    "thumbv7m-none-eabi",
-    "thumbv7em-none-eabi",
-    "thumbv7em-none-eabihf",
-    "thumbv8m.main-none-eabi",
-    "thumbv8m.main-none-eabihf",
-];
 
 /// Every field a `BoardError::Field` may name: the board file's TOML paths.
 const FIELDS: &[&str] = &[
@@ -116,7 +107,7 @@ fn names_the_file_and_field(e: &BoardError, path: &Path) {
 fn holds_its_invariants(board: &Board, path: &Path, origin: &Origin) {
     assert_eq!(board.name, "fuzz", "name must be the file's stem");
     assert_eq!((&board.path, &board.origin), (&path.to_owned(), origin));
-    assert!(TARGETS.contains(&board.target.as_str()), "{board:?}");
+    assert!(KNOWN_TARGETS.contains(&board.target.as_str()), "{board:?}");
     assert!(!board.feature.is_empty(), "{board:?}");
     assert!(!board.core.is_empty(), "{board:?}");
     match &board.memory {
