@@ -13,6 +13,7 @@ mod matrix;
 mod mutants;
 mod pipeline;
 mod plot;
+mod soak;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -53,6 +54,16 @@ struct Cli {
     /// after the other and all at once); BENCHMARKS.md then says it was not measured.
     #[arg(long)]
     no_board_matrix: bool,
+    /// A single measurement instead of the whole bench.
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+/// The measurements that run on their own.
+#[derive(clap::Subcommand)]
+enum Mode {
+    /// Millions of frames through the emulated link in one run: peak RSS and frames lost (`soak.rs`).
+    Soak(soak::SoakArgs),
 }
 
 /// Everything measured, as written to `benchmarks/results.json`.
@@ -131,6 +142,9 @@ pub struct E2eRow {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Mode::Soak(args)) = &cli.mode {
+        return soak::main(args).map(drop);
+    }
     let started = Instant::now();
     let machine = machine::describe();
     let root = cli.out.clone().unwrap_or_else(hil_runner::repo_root);

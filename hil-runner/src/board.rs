@@ -296,8 +296,8 @@ fn core_of_target(target: &str) -> &'static str {
     }
 }
 
-/// Targets the toolchain file installs.
-const KNOWN_TARGETS: &[&str] = &[
+/// Targets the toolchain file installs: a board's `target` is one of them.
+pub const KNOWN_TARGETS: &[&str] = &[
     "thumbv6m-none-eabi",
     "thumbv7m-none-eabi",
     "thumbv7em-none-eabi",
@@ -453,13 +453,22 @@ impl Board {
             path: path.into(),
             source,
         })?;
-        parse(path, &text)?.validate(path, origin)
+        Self::from_toml(path, &text, origin)
+    }
+
+    /// Parse and validate a board file's `text`, as [`Board::load_from`] does once it has read it.
+    ///
+    /// `path` names the file: its stem must be the board's `name`, a relative
+    /// `memory` is looked for next to it (for [`Origin::BuiltIn`]: among the
+    /// built-in files), and every error names it.
+    pub fn from_toml(path: &Path, text: &str, origin: Origin) -> Result<Self, BoardError> {
+        parse(path, text)?.validate(path, origin)
     }
 
     /// The built-in board `name` whose definition is `text` (its memory layout is built in too).
     fn builtin(name: &str, text: &str) -> Result<Self, BoardError> {
         let path = PathBuf::from(format!("<built-in>/{name}.toml"));
-        parse(&path, text)?.validate(&path, Origin::BuiltIn)
+        Self::from_toml(&path, text, Origin::BuiltIn)
     }
 }
 

@@ -155,11 +155,16 @@ fn tokenize(text: &str) -> Result<Vec<Token>, MemoryXError> {
             });
             i += len;
         } else {
+            // A whole character: `i` stays on a character boundary (non-ASCII text is a token too).
+            let ch = text[i..]
+                .chars()
+                .next()
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
             out.push(Token {
-                tok: Tok::Punct(char::from(c)),
+                tok: Tok::Punct(ch),
                 line,
             });
-            i += 1;
+            i += ch.len_utf8();
         }
     }
     Ok(out)
