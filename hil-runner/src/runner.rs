@@ -62,6 +62,9 @@ pub struct RunOptions {
     pub log_format: Option<String>,
     /// Real boards: how long to wait for a probe or serial port another run holds ([`crate::lock`]).
     pub lock_timeout: Duration,
+    /// Tests: faults injected into the byte stream ([`crate::inject`]); the
+    /// bytes before the faults go to [`crate::inject::clean_capture_path`] of the capture.
+    pub inject: Option<crate::inject::FaultPlan>,
 }
 
 impl RunOptions {
@@ -90,6 +93,7 @@ impl RunOptions {
             log_prefix: None,
             log_format: None,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            inject: None,
         }
     }
 }
@@ -236,6 +240,7 @@ async fn run_on<'t>(
         Ok(source) => source,
         Err(e) => return error(e.to_string()),
     };
+    let source = crate::inject::wrap(source, opts.inject.as_ref(), &opts.capture);
     let deadline = tokio::time::Instant::now() + opts.timeout;
     let (tx, mut rx) = mpsc::channel::<Result<Vec<u8>, String>>(64);
     let stop_reader = Arc::new(AtomicBool::new(false));

@@ -189,6 +189,8 @@ unsafe impl defmt::Logger for HilLogger {
             encoder, staging, ..
         } = call;
         encoder.start_frame(|bytes| staging.push(bytes));
+        #[cfg(feature = "frame-check")]
+        check::reset();
     }
 
     // The trait's `flush`, `release` and `write` are `unsafe fn`: defmt promises
@@ -214,6 +216,8 @@ unsafe impl defmt::Logger for HilLogger {
             staging,
             restore,
         } = call;
+        #[cfg(feature = "frame-check")]
+        encoder.write(&check::value(), |bytes| staging.push(bytes));
         encoder.end_frame(|bytes| staging.push(bytes));
         count(&ATTEMPTED);
         ATTEMPTED_BYTES.store(
@@ -250,6 +254,8 @@ unsafe impl defmt::Logger for HilLogger {
             encoder, staging, ..
         } = call;
         encoder.write(bytes, |encoded| staging.push(encoded));
+        #[cfg(feature = "frame-check")]
+        check::update(bytes);
     }
 }
 
@@ -286,4 +292,42 @@ unsafe fn release_special() {
     // SAFETY: `restore` is what the matching `acquire` got from
     // `critical_section::acquire`, in this same context.
     unsafe { critical_section::release(restore) };
+}
+
+/// The check value of the log call in progress (`frame-check`).
+#[cfg(feature = "frame-check")]
+mod check {
+    use core::cell::UnsafeCell;
+
+    use crate::check::Crc;
+
+    /// The CRC of the log call in progress.
+    struct CrcCell(UnsafeCell<Crc>);
+
+    // SAFETY: only accessed by the functions below, which the logger calls
+    // while it holds the log call (inside its critical section).
+    unsafe impl Sync for CrcCell {}
+
+    static CRC: CrcCell = CrcCell(UnsafeCell::new(Crc::new()));
+
+    /// A new frame starts (called from `acquire`, holding the logger).
+    #[inline]
+    pub(super) fn reset() {
+        // SAFETY: the logger is held: no other context touches the CRC.
+        unsafe { *CRC.0.get() = Crc::new() };
+    }
+
+    /// defmt wrote `bytes` of the frame (called from `write`, holding the logger).
+    #[inline]
+    pub(super) fn update(bytes: &[u8]) {
+        // SAFETY: as in `reset`.
+        unsafe { &mut *CRC.0.get() }.update(bytes);
+    }
+
+    /// The frame's check value (called from `release`, holding the logger).
+    #[inline]
+    pub(super) fn value() -> [u8; 2] {
+        // SAFETY: as in `reset`.
+        unsafe { *CRC.0.get() }.bytes()
+    }
 }

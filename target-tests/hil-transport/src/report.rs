@@ -25,9 +25,9 @@ static INDEX: Mutex<Cell<Option<[u8; 2]>>> = Mutex::new(Cell::new(None));
 /// timestamps are cut, and such reports do not decode).
 pub(crate) const TIMESTAMP_MAX: usize = 40;
 
-/// Longest encoded report: index, timestamp and count, rzcobs overhead and the delimiter.
+/// Longest encoded report: index, timestamp and count (and check value), rzcobs overhead and the delimiter.
 const REPORT_MAX: usize = {
-    let raw = 2 + TIMESTAMP_MAX + 4;
+    let raw = 2 + TIMESTAMP_MAX + 4 + CHECK_LEN;
     raw + raw / 7 + 2
 };
 
@@ -117,8 +117,22 @@ pub(crate) fn encode(dropped: u32) -> Option<ReportFrame> {
     };
     encoder.start_frame(&mut write);
     encoder.write(&index, &mut write);
-    crate::logger::with_timestamp(|timestamp| encoder.write(timestamp, &mut write));
+    #[cfg(feature = "frame-check")]
+    let mut crc = crate::check::Crc::new();
+    crate::logger::with_timestamp(|timestamp| {
+        encoder.write(timestamp, &mut write);
+        #[cfg(feature = "frame-check")]
+        {
+            crc.update(&index);
+            crc.update(timestamp);
+        }
+    });
     encoder.write(&dropped.to_le_bytes(), &mut write);
+    #[cfg(feature = "frame-check")]
+    {
+        crc.update(&dropped.to_le_bytes());
+        encoder.write(&crc.bytes(), &mut write);
+    }
     encoder.end_frame(&mut write);
     Some(frame)
 }
@@ -147,6 +161,9 @@ pub(crate) fn push_pending(queue: &mut impl FrameQueue) -> bool {
         true
     })
 }
+
+/// Bytes of the check value a report carries (`frame-check`).
+const CHECK_LEN: usize = if cfg!(feature = "frame-check") { 2 } else { 0 };
 
 /// Serialises the host tests that use the statics above.
 #[cfg(test)]
@@ -187,6 +204,8 @@ mod tests {
         let mut raw = vec![0x34, 0x12];
         raw.extend_from_slice(&crate::tests::TIMESTAMP.to_le_bytes());
         raw.extend_from_slice(&[4, 3, 2, 1]);
+        #[cfg(feature = "frame-check")]
+        raw.extend_from_slice(&crate::check::tests::reference(&raw).to_le_bytes());
         encoder.write(&raw, &mut sink);
         encoder.end_frame(&mut sink);
         assert_eq!(
