@@ -1,19 +1,69 @@
 //! The `frame-check` feature: a CRC-16/CCITT-FALSE over each frame's defmt bytes, appended inside the rzcobs frame.
 //!
-//! The logger feeds every byte defmt hands it (string index, timestamp,
-//! arguments) to a [`Crc`] and, before the encoder closes the frame, writes
-//! the CRC (little-endian) through the same encoder: the check value is
-//! inside the rzcobs frame, so framing and delimiters are unchanged. The
+//! Every frame (log calls and drop reports) is encoded by [`Encoder`]:
+//! defmt's rzcobs encoder itself without the feature; with it, a wrapper that
+//! feeds every byte defmt hands it (string index, timestamp, arguments) to a
+//! [`Crc`] and, before the frame is closed, writes the CRC (little-endian)
+//! through the same encoder: the check value is inside the rzcobs frame, so
+//! framing and delimiters are unchanged. The
 //! runner finds the table below by its symbol name in the ELF, knows that
 //! every frame carries a check value, strips it and counts a frame that fails
 //! it as corrupted.
 
+/// The frame encoder: defmt's own (no check value).
+#[cfg(not(feature = "frame-check"))]
+pub(crate) use defmt::Encoder;
+
+/// Bytes of the check value in each frame, before encoding.
+pub(crate) const LEN: usize = if cfg!(feature = "frame-check") { 2 } else { 0 };
+
+/// defmt's rzcobs encoder, with the CRC of the frame's bytes written before the frame is closed.
+#[cfg(feature = "frame-check")]
+pub(crate) struct Encoder {
+    inner: defmt::Encoder,
+    crc: Crc,
+}
+
+#[cfg(feature = "frame-check")]
+impl Encoder {
+    /// A new encoder (the stream's first separator comes before its first frame).
+    pub(crate) const fn new() -> Self {
+        Self {
+            inner: defmt::Encoder::new(),
+            crc: Crc::new(),
+        }
+    }
+
+    /// Starts a frame: a new CRC.
+    #[inline]
+    pub(crate) fn start_frame(&mut self, write: impl FnMut(&[u8])) {
+        self.crc = Crc::new();
+        self.inner.start_frame(write);
+    }
+
+    /// Encodes `data`, adding it to the CRC.
+    #[inline]
+    pub(crate) fn write(&mut self, data: &[u8], write: impl FnMut(&[u8])) {
+        self.crc.update(data);
+        self.inner.write(data, write);
+    }
+
+    /// Writes the check value and closes the frame.
+    #[inline]
+    pub(crate) fn end_frame(&mut self, mut write: impl FnMut(&[u8])) {
+        self.inner.write(&self.crc.bytes(), &mut write);
+        self.inner.end_frame(write);
+    }
+}
+
 /// CRC-16/CCITT-FALSE lookup table (poly 0x1021). Its symbol name tells the
 /// runner that this firmware checks its frames: keep name and contents.
+#[cfg(feature = "frame-check")]
 #[no_mangle]
 #[used]
 pub static HIL_FRAME_CHECK_CRC16: [u16; 256] = table();
 
+#[cfg(feature = "frame-check")]
 const fn table() -> [u16; 256] {
     let mut table = [0u16; 256];
     let mut i = 0;
@@ -35,9 +85,11 @@ const fn table() -> [u16; 256] {
 }
 
 /// A running CRC-16/CCITT-FALSE (init 0xffff, no reflection, no final XOR).
+#[cfg(feature = "frame-check")]
 #[derive(Clone, Copy)]
 pub(crate) struct Crc(u16);
 
+#[cfg(feature = "frame-check")]
 impl Crc {
     /// The CRC of no bytes.
     pub(crate) const fn new() -> Self {
@@ -60,7 +112,7 @@ impl Crc {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "frame-check"))]
 pub(crate) mod tests {
     //! The table-driven CRC is CRC-16/CCITT-FALSE, bit for bit; every frame the logger sends ends with it.
 

@@ -341,7 +341,6 @@ pub fn is_logging() -> bool {
     logger::is_taken()
 }
 
-#[cfg(feature = "frame-check")]
 mod check;
 
 #[cfg(test)]

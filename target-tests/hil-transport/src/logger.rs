@@ -11,9 +11,9 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use critical_section::RestoreState;
 
 use crate::policy::{Delivery, OverflowPolicy, Selected};
-use crate::queue;
 use crate::staging::Staging;
 use crate::MAX_FRAME;
+use crate::{check::Encoder, queue};
 
 /// Frames the logger was asked to send (completed log calls).
 pub(crate) static ATTEMPTED: AtomicU32 = AtomicU32::new(0);
@@ -116,7 +116,7 @@ pub(crate) fn with_timestamp<R>(use_bytes: impl FnOnce(&[u8]) -> R) -> R {
 
 /// Everything a log call works on.
 struct LogCall {
-    encoder: defmt::Encoder,
+    encoder: Encoder,
     staging: Staging<MAX_FRAME>,
     /// Interrupt state to restore when the call's critical section ends.
     restore: RestoreState,
@@ -131,7 +131,7 @@ struct LogCallCell(UnsafeCell<LogCall>);
 unsafe impl Sync for LogCallCell {}
 
 static LOG_CALL: LogCallCell = LogCallCell(UnsafeCell::new(LogCall {
-    encoder: defmt::Encoder::new(),
+    encoder: Encoder::new(),
     staging: Staging::new(),
     restore: RestoreState::invalid(),
 }));
@@ -189,8 +189,6 @@ unsafe impl defmt::Logger for HilLogger {
             encoder, staging, ..
         } = call;
         encoder.start_frame(|bytes| staging.push(bytes));
-        #[cfg(feature = "frame-check")]
-        check::reset();
     }
 
     // The trait's `flush`, `release` and `write` are `unsafe fn`: defmt promises
@@ -216,8 +214,6 @@ unsafe impl defmt::Logger for HilLogger {
             staging,
             restore,
         } = call;
-        #[cfg(feature = "frame-check")]
-        encoder.write(&check::value(), |bytes| staging.push(bytes));
         encoder.end_frame(|bytes| staging.push(bytes));
         count(&ATTEMPTED);
         ATTEMPTED_BYTES.store(
@@ -254,8 +250,6 @@ unsafe impl defmt::Logger for HilLogger {
             encoder, staging, ..
         } = call;
         encoder.write(bytes, |encoded| staging.push(encoded));
-        #[cfg(feature = "frame-check")]
-        check::update(bytes);
     }
 }
 
@@ -282,7 +276,7 @@ unsafe fn release_special() {
             // very first frame, it staged the stream's first separator: a
             // fresh encoder writes it again before the next frame.
             if call.staging.len() > 0 {
-                call.encoder = defmt::Encoder::new();
+                call.encoder = Encoder::new();
             }
         }
     }
@@ -292,42 +286,4 @@ unsafe fn release_special() {
     // SAFETY: `restore` is what the matching `acquire` got from
     // `critical_section::acquire`, in this same context.
     unsafe { critical_section::release(restore) };
-}
-
-/// The check value of the log call in progress (`frame-check`).
-#[cfg(feature = "frame-check")]
-mod check {
-    use core::cell::UnsafeCell;
-
-    use crate::check::Crc;
-
-    /// The CRC of the log call in progress.
-    struct CrcCell(UnsafeCell<Crc>);
-
-    // SAFETY: only accessed by the functions below, which the logger calls
-    // while it holds the log call (inside its critical section).
-    unsafe impl Sync for CrcCell {}
-
-    static CRC: CrcCell = CrcCell(UnsafeCell::new(Crc::new()));
-
-    /// A new frame starts (called from `acquire`, holding the logger).
-    #[inline]
-    pub(super) fn reset() {
-        // SAFETY: the logger is held: no other context touches the CRC.
-        unsafe { *CRC.0.get() = Crc::new() };
-    }
-
-    /// defmt wrote `bytes` of the frame (called from `write`, holding the logger).
-    #[inline]
-    pub(super) fn update(bytes: &[u8]) {
-        // SAFETY: as in `reset`.
-        unsafe { &mut *CRC.0.get() }.update(bytes);
-    }
-
-    /// The frame's check value (called from `release`, holding the logger).
-    #[inline]
-    pub(super) fn value() -> [u8; 2] {
-        // SAFETY: as in `reset`.
-        unsafe { *CRC.0.get() }.bytes()
-    }
 }

@@ -25,9 +25,9 @@ static INDEX: Mutex<Cell<Option<[u8; 2]>>> = Mutex::new(Cell::new(None));
 /// timestamps are cut, and such reports do not decode).
 pub(crate) const TIMESTAMP_MAX: usize = 40;
 
-/// Longest encoded report: index, timestamp and count (and check value), rzcobs overhead and the delimiter.
+/// Longest encoded report: index, timestamp and count, rzcobs overhead and the delimiter.
 const REPORT_MAX: usize = {
-    let raw = 2 + TIMESTAMP_MAX + 4 + CHECK_LEN;
+    let raw = 2 + TIMESTAMP_MAX + 4 + crate::check::LEN;
     raw + raw / 7 + 2
 };
 
@@ -107,7 +107,7 @@ pub(crate) fn encode(dropped: u32) -> Option<ReportFrame> {
     };
     // A fresh encoder writes a separator before its first frame; the stream
     // already has one, so it is left out.
-    let mut encoder = defmt::Encoder::new();
+    let mut encoder = crate::check::Encoder::new();
     let mut skip_separator = true;
     let mut write = |bytes: &[u8]| {
         if core::mem::take(&mut skip_separator) && bytes == [0] {
@@ -117,22 +117,8 @@ pub(crate) fn encode(dropped: u32) -> Option<ReportFrame> {
     };
     encoder.start_frame(&mut write);
     encoder.write(&index, &mut write);
-    #[cfg(feature = "frame-check")]
-    let mut crc = crate::check::Crc::new();
-    crate::logger::with_timestamp(|timestamp| {
-        encoder.write(timestamp, &mut write);
-        #[cfg(feature = "frame-check")]
-        {
-            crc.update(&index);
-            crc.update(timestamp);
-        }
-    });
+    crate::logger::with_timestamp(|timestamp| encoder.write(timestamp, &mut write));
     encoder.write(&dropped.to_le_bytes(), &mut write);
-    #[cfg(feature = "frame-check")]
-    {
-        crc.update(&dropped.to_le_bytes());
-        encoder.write(&crc.bytes(), &mut write);
-    }
     encoder.end_frame(&mut write);
     Some(frame)
 }
@@ -161,9 +147,6 @@ pub(crate) fn push_pending(queue: &mut impl FrameQueue) -> bool {
         true
     })
 }
-
-/// Bytes of the check value a report carries (`frame-check`).
-const CHECK_LEN: usize = if cfg!(feature = "frame-check") { 2 } else { 0 };
 
 /// Serialises the host tests that use the statics above.
 #[cfg(test)]
