@@ -133,6 +133,8 @@ struct Prediction {
     rzcobs_valid: u64,
     /// Of those, pieces defmt-decoder decodes as a frame of the ELF's table (a wrong log line, without frame checks).
     defmt_valid: u64,
+    /// Offsets of the garbled pieces in the faulted stream.
+    piece_offsets: Vec<u64>,
     /// Sequence frames that do not arrive.
     missing: u64,
     /// The gaps the ordering check must name.
@@ -188,8 +190,16 @@ fn predict(firmware: &Firmware, plan: &FaultPlan, clean: &[u8], faulted: &[u8]) 
     let mut decoder = FrameDecoder::new(firmware);
     let mut buf = Vec::new();
     for (start, end) in bad_groups {
-        let piece_bytes = &faulted[shifted(plan, start) as usize..shifted(plan, end) as usize];
-        for piece in piece_bytes.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+        let from = shifted(plan, start);
+        let piece_bytes = &faulted[from as usize..shifted(plan, end) as usize];
+        let mut at = from;
+        for piece in piece_bytes.split(|&b| b == 0) {
+            let offset = at;
+            at += piece.len() as u64 + 1;
+            if piece.is_empty() {
+                continue;
+            }
+            p.piece_offsets.push(offset);
             p.bad_pieces += 1;
             if rzcobs::decode_into(piece, &mut buf).is_ok() {
                 p.rzcobs_valid += 1;
@@ -204,6 +214,29 @@ fn predict(firmware: &Firmware, plan: &FaultPlan, clean: &[u8], faulted: &[u8]) 
         .filter(|f| f.seq.is_some() && touched(f))
         .count() as u64;
     p
+}
+
+/// Where the runner's malformed frames and the predicted pieces differ (a failing test's message).
+fn explain_malformed(firmware: &Firmware, faulted: &[u8], p: &Prediction) {
+    let mut decoder = FrameDecoder::new(firmware);
+    let mut malformed = Vec::new();
+    Framer::new(4096).feed(faulted, |f| {
+        if let Err(e) = decoder.decode(f.bytes) {
+            malformed.push((f.offset, e));
+        }
+    });
+    let unexpected: Vec<_> = malformed
+        .iter()
+        .filter(|(o, _)| !p.piece_offsets.contains(o))
+        .collect();
+    let unseen: Vec<_> = p
+        .piece_offsets
+        .iter()
+        .filter(|o| !malformed.iter().any(|(m, _)| m == *o))
+        .collect();
+    eprintln!(
+        "malformed but not predicted: {unexpected:?}; predicted but not malformed: {unseen:?}"
+    );
 }
 
 /// The report's gaps.
@@ -232,7 +265,10 @@ fn faulty_ordering(suite_name: &str, plan: &str) -> (FaultyRun, Prediction) {
     let p = predict(&firmware, &plan, &run.clean, &faulted);
     let r = &run.report;
     assert_eq!(r.frames, p.frames, "valid frames: {p:?} {:?}", r.reason);
-    assert_eq!(r.malformed, p.bad_pieces, "malformed frames: {p:?}");
+    if r.malformed != p.bad_pieces {
+        explain_malformed(&firmware, &faulted, &p);
+    }
+    assert_eq!(r.malformed, p.bad_pieces, "malformed frames");
     assert_eq!(r.missing, p.missing, "missing sequence frames");
     // The report keeps the first 100 violations in full (gaps come first, as frames arrive).
     let named = gaps(r);
