@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::analysis::{Analyzer, SeenFrame};
-use crate::backend::probe::ProbeBackend;
+use crate::backend::probe::{ProbeAccess, ProbeBackend};
 use crate::backend::qemu::{QemuBackend, QemuSerial};
 use crate::backend::{Backend, TargetEnd};
 use crate::board::{Board, BoardKind};
@@ -65,6 +65,19 @@ pub struct RunOptions {
     /// Tests: faults injected into the byte stream ([`crate::inject`]); the
     /// bytes before the faults go to [`crate::inject::clean_capture_path`] of the capture.
     pub inject: Option<crate::inject::FaultPlan>,
+    /// Real boards: reach the probes through this instead of probe-rs on this machine's USB
+    /// (a library user's own probe access; tests: probe-rs's FakeProbe or the doubles).
+    pub probe_access: Option<ProbeAccessOverride>,
+}
+
+/// A [`ProbeAccess`] a run uses instead of probe-rs on this machine ([`RunOptions::probe_access`]).
+#[derive(Clone)]
+pub struct ProbeAccessOverride(pub Arc<dyn ProbeAccess>);
+
+impl std::fmt::Debug for ProbeAccessOverride {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProbeAccessOverride(..)")
+    }
 }
 
 impl RunOptions {
@@ -94,6 +107,7 @@ impl RunOptions {
             log_format: None,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             inject: None,
+            probe_access: None,
         }
     }
 }
@@ -198,7 +212,11 @@ pub async fn run_with<'t>(
         }
         BoardKind::Probe(p) => {
             let boot = firmware.marker_index(crate::markers::MarkerKind::Boot);
-            let backend = ProbeBackend::new(&opts.board, p, boot)
+            let backend = match &opts.probe_access {
+                Some(access) => ProbeBackend::with_access(&opts.board, p, boot, access.0.clone()),
+                None => ProbeBackend::new(&opts.board, p, boot),
+            };
+            let backend = backend
                 .with_command_line(&opts.semihosting_args)
                 .reuse_flashed(opts.reuse_flashed);
             run_on(backend, firmware, opts, capture, listener).await

@@ -280,3 +280,22 @@ async fn stop_on_the_pipe_ends_qemu_and_leaves_no_fifo() {
     assert!(!Path::new(out).exists(), "{out} left behind");
     assert!(!Path::new(&out.replace(".out", ".in")).exists());
 }
+
+#[tokio::test]
+async fn a_fault_with_the_stack_pointer_outside_memory_still_ends_the_run_as_a_hard_fault() {
+    // The exception frame is stacked where nothing is mapped: the gdbstub refuses to read
+    // it. The run used to wait for QEMU forever; it ends at once with the core registers.
+    let (bytes, closed, end, took, _) = run(QemuSerial::Pipe, "bad_stack").await;
+    closed.expect("the source closes without an error");
+    let TargetEnd::Fault(regs) = end else {
+        panic!("expected a fault, got {end:?}")
+    };
+    assert_eq!(regs.cause, FaultCause::HardFault);
+    assert!(!regs.stacked, "the frame past RAM cannot be read: {regs}");
+    assert!(
+        regs.to_string().contains("stack pointer is outside memory"),
+        "{regs}"
+    );
+    assert!(took < PROMPT, "fault reported after {took:?}");
+    assert!(frames(&bytes) >= 5, "{} frames", frames(&bytes));
+}

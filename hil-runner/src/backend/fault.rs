@@ -136,7 +136,13 @@ impl fmt::Display for FaultRegisters {
             "{cause} at pc={:#010x} lr={:#010x} xpsr={:#010x}",
             self.pc, self.lr, self.xpsr
         )?;
-        if !self.stacked {
+        if !self.stacked && is_exc_return(self.lr) && self.cause != FaultCause::Reset {
+            // In a handler with the frame's address unreadable: the stack pointer is outside memory.
+            f.write_str(
+                " (core registers: the exception frame could not be read, the stack pointer \
+                 is outside memory: a stack overflow, or a memory.x that does not match the board)",
+            )?;
+        } else if !self.stacked {
             f.write_str(" (core registers; no exception frame)")?;
         }
         match (self.cfsr, self.hfsr) {
@@ -166,6 +172,11 @@ pub fn fault_status<A: FaultAccess + ?Sized>(
     Ok((Some(ctl.read_word(CFSR)?), Some(ctl.read_word(HFSR)?)))
 }
 
+/// Whether `lr` holds an EXC_RETURN value (0xFxxx_xxxx; 0xFFFF_FFFF is LR's value out of reset, not one).
+fn is_exc_return(lr: u32) -> bool {
+    lr >> 28 == 0xF && lr != u32::MAX
+}
+
 /// The faulting context's registers: from the stacked exception frame when LR holds an EXC_RETURN.
 pub fn fault_registers<A: FaultAccess + ?Sized>(
     ctl: &mut A,
@@ -189,9 +200,8 @@ pub fn fault_registers<A: FaultAccess + ?Sized>(
         mmfar,
         bfar,
     };
-    // EXC_RETURN (0xFxxx_xxxx): the frame r0-r3, r12, lr, pc, xpsr is on MSP or PSP (bit 2).
-    // 0xFFFF_FFFF is LR's value out of reset, not an EXC_RETURN.
-    if lr >> 28 == 0xF && lr != u32::MAX && cause != FaultCause::Reset {
+    // EXC_RETURN: the frame r0-r3, r12, lr, pc, xpsr is on MSP or PSP (bit 2).
+    if is_exc_return(lr) && cause != FaultCause::Reset {
         let sp_register = if lr & 0x4 != 0 {
             CoreRegister::Psp
         } else {

@@ -17,30 +17,8 @@ use hil_protocol::{emit, THREAD_STREAM};
 /// Sequence frames logged before the fault.
 const FRAMES: u32 = 5;
 
-/// The address the MPU guards (32 bytes, no access): nothing is mapped there.
+/// The address the MPU guards (32 bytes, no access, [`hil_firmware::guard_no_access`]): nothing is mapped there.
 const GUARDED: usize = 0x3000_0000;
-
-/// MPU registers (ARMv7-M).
-const MPU_CTRL: *mut u32 = 0xE000_ED94 as *mut u32;
-const MPU_RNR: *mut u32 = 0xE000_ED98 as *mut u32;
-const MPU_RBAR: *mut u32 = 0xE000_ED9C as *mut u32;
-const MPU_RASR: *mut u32 = 0xE000_EDA0 as *mut u32;
-
-/// MPU region 0: [`GUARDED`], 32 bytes, no access, never execute; the default map elsewhere.
-fn guard() {
-    // SAFETY: the MPU registers exist on the Cortex-M3; region 0 covers only
-    // memory nothing uses.
-    unsafe {
-        MPU_RNR.write_volatile(0);
-        MPU_RBAR.write_volatile(GUARDED as u32);
-        // XN, AP = no access, SIZE = 4 (2^(4+1) = 32 bytes), ENABLE.
-        MPU_RASR.write_volatile(1 << 28 | 4 << 1 | 1);
-        // ENABLE, PRIVDEFENA (the default memory map for privileged code).
-        MPU_CTRL.write_volatile(0b101);
-    }
-    cortex_m::asm::dsb();
-    cortex_m::asm::isb();
-}
 
 /// Reads `address`; the fault's pc is inside this function (the runner's test looks it up by name).
 #[no_mangle]
@@ -58,7 +36,7 @@ fn main() -> ! {
         hil_protocol::seq(THREAD_STREAM, n, 0);
     }
     hil_transport::flush();
-    guard();
+    hil_firmware::guard_no_access(GUARDED);
     let value = hil_fault_read(GUARDED);
     // Not reached: the read faults.
     hil_protocol::seq(THREAD_STREAM, value, 0);

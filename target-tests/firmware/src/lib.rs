@@ -98,3 +98,28 @@ pub fn finish(syst: &mut SYST, streams: &[(u8, u32)]) -> ! {
     hil_board::wait_ms(syst, hil_board::EXIT_GRACE_MS);
     hil_board::exit(true)
 }
+
+/// MPU registers (ARMv7-M).
+const MPU_CTRL: *mut u32 = 0xE000_ED94 as *mut u32;
+const MPU_RNR: *mut u32 = 0xE000_ED98 as *mut u32;
+const MPU_RBAR: *mut u32 = 0xE000_ED9C as *mut u32;
+const MPU_RASR: *mut u32 = 0xE000_EDA0 as *mut u32;
+
+/// MPU region 0: the 32 bytes at `address` (32-byte aligned, used by nothing), no access,
+/// never execute; the default memory map elsewhere. A read there is a MemManage fault
+/// (escalated to HardFault), as a null-pointer guard region gives on real boards; QEMU's
+/// lm3s6965evb reads 0 from unmapped addresses, so without the MPU nothing would fault.
+pub fn guard_no_access(address: usize) {
+    // SAFETY: the MPU registers exist on the Cortex-M3; region 0 covers only
+    // memory nothing uses.
+    unsafe {
+        MPU_RNR.write_volatile(0);
+        MPU_RBAR.write_volatile(address as u32);
+        // XN, AP = no access, SIZE = 4 (2^(4+1) = 32 bytes), ENABLE.
+        MPU_RASR.write_volatile(1 << 28 | 4 << 1 | 1);
+        // ENABLE, PRIVDEFENA (the default memory map for privileged code).
+        MPU_CTRL.write_volatile(0b101);
+    }
+    cortex_m::asm::dsb();
+    cortex_m::asm::isb();
+}

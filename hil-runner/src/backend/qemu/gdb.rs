@@ -54,6 +54,21 @@ fn protocol(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
+/// The gdbstub answered a request with an error (`Exx`): the connection is still good.
+#[derive(Debug, thiserror::Error)]
+#[error("gdbstub refused `{request}`: {reply}")]
+pub struct Refused {
+    /// The request.
+    pub request: String,
+    /// Its error reply.
+    pub reply: String,
+}
+
+/// Whether `e` is a [`Refused`] request (e.g. a read of memory the machine does not map).
+pub fn is_refusal(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Refused>())
+}
+
 impl Gdb {
     /// Connect to the gdbstub listening at `path`, retrying until `timeout` (QEMU creates it as it starts).
     pub async fn connect(path: &Path, timeout: Duration) -> io::Result<Self> {
@@ -103,7 +118,13 @@ impl Gdb {
         self.send(payload).await?;
         let reply = self.packet().await?;
         if reply.len() == 3 && reply.starts_with('E') {
-            return Err(protocol(format!("gdbstub refused `{payload}`: {reply}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                Refused {
+                    request: payload.to_owned(),
+                    reply,
+                },
+            ));
         }
         Ok(reply)
     }

@@ -1,6 +1,6 @@
 //! Watching the emulated core: the monitor task that owns QEMU, the HardFault breakpoint, the fault's registers, QEMU's lockup report.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +17,8 @@ use crate::backend::TargetEnd;
 
 /// How long QEMU may take to exit after the guest asked to (semihosting).
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How long QEMU may stay up after its gdbstub went away before it is ended (a lockup's abort takes less).
+const GONE_GRACE: Duration = Duration::from_secs(5);
 
 /// Vector Table Offset Register.
 const VTOR: u32 = 0xE000_ED08;
@@ -127,8 +129,23 @@ pub async fn monitor(
             }
             CoreEvent::Gone(why) => {
                 tracing::debug!(why, "gdbstub gone");
-                let status = child.wait().await;
-                Some(end_of(status, stderr).await)
+                // QEMU normally exits (a lockup aborts it); one that stays up with its
+                // gdbstub gone is ended, and the run still ends (or is stopped) here.
+                tokio::select! {
+                    status = child.wait() => Some(end_of(status, stderr).await),
+                    _ = tokio::time::sleep(GONE_GRACE) => {
+                        let _ = child.start_kill();
+                        let _ = child.wait().await;
+                        Some(TargetEnd::Killed {
+                            detail: format!("QEMU's gdbstub stopped serving the core ({why}); QEMU was ended"),
+                        })
+                    }
+                    _ = &mut kill => {
+                        let _ = child.start_kill();
+                        let _ = child.wait().await;
+                        None
+                    }
+                }
             }
         },
         status = child.wait() => Some(end_of(status, stderr).await),
@@ -188,6 +205,8 @@ struct Snapshot {
     regs: CoreRegisters,
     words: HashMap<u32, u32>,
     missing: Vec<u32>,
+    /// Addresses the gdbstub refused (outside the machine's memory: a stack pointer past RAM).
+    unreadable: HashSet<u32>,
     fault_status: bool,
 }
 
@@ -231,6 +250,9 @@ impl FaultAccess for Snapshot {
     fn read_word(&mut self, address: u32) -> Result<u32, NotRead> {
         match self.words.get(&address) {
             Some(&word) => Ok(word),
+            None if self.unreadable.contains(&address) => {
+                Err(NotRead(format!("memory at {address:#010x} (not mapped)")))
+            }
             None => {
                 self.missing.push(address);
                 Err(NotRead(format!("memory at {address:#010x}")))
@@ -249,6 +271,7 @@ async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters) -> io::Result<FaultRegis
         regs,
         words: HashMap::new(),
         missing: Vec::new(),
+        unreadable: HashSet::new(),
         fault_status: false,
     };
     // One read for CPUID and the fault status registers; ARMv6-M has no CFSR..BFAR.
@@ -276,8 +299,16 @@ async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters) -> io::Result<FaultRegis
             return result.map_err(|NotRead(what)| io::Error::other(format!("cannot read {what}")));
         }
         for address in std::mem::take(&mut snap.missing) {
-            let word = gdb.read_memory(address, 4).await?;
-            snap.add(address, &word);
+            // A refused read (E14: not mapped) is an answer too: the reader goes on without it
+            // (an exception frame past the end of RAM: the core registers are reported instead).
+            match gdb.read_memory(address, 4).await {
+                Ok(word) => snap.add(address, &word),
+                Err(e) if super::gdb::is_refusal(&e) => {
+                    tracing::debug!(address, error = %e, "gdbstub refused a read at the fault");
+                    snap.unreadable.insert(address);
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     Err(io::Error::other(
