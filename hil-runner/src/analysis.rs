@@ -44,6 +44,8 @@ pub struct Summary {
     pub frames: u64,
     /// Frames rejected by the decoder.
     pub malformed: u64,
+    /// Of the malformed frames, those whose check value failed (firmware with hil-transport's `frame-check`).
+    pub corrupted: u64,
     /// Sequence frames received.
     pub seq_frames: u64,
     /// Frames dropped according to the transport's drop reports.
@@ -172,6 +174,7 @@ impl Ledger {
         let marker = match content {
             Err(reason) => {
                 self.summary.malformed += 1;
+                self.summary.corrupted += u64::from(reason == Malformed::Corrupted);
                 self.losses.malformed();
                 self.first_malformed.get_or_insert((offset, reason));
                 return;

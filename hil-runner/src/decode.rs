@@ -3,6 +3,7 @@
 use defmt_decoder::Frame;
 
 use crate::firmware::Firmware;
+use crate::frame_check;
 use crate::markers::Marker;
 use crate::rzcobs;
 
@@ -25,6 +26,9 @@ pub enum Malformed {
     /// Bytes left over after the arguments (rzcobs pads at most 6 zeros).
     #[error("{0} bytes left after the arguments")]
     Trailing(usize),
+    /// The frame's check value does not verify (firmware built with hil-transport's `frame-check`): corrupted.
+    #[error("check value does not verify: corrupted")]
+    Corrupted,
 }
 
 /// What a valid frame holds.
@@ -53,6 +57,10 @@ impl<'t> FrameDecoder<'t> {
     /// Decode one frame's rzcobs bytes (no delimiter).
     pub fn decode(&mut self, rzcobs_bytes: &[u8]) -> Result<Content<'t>, Malformed> {
         rzcobs::decode_into(rzcobs_bytes, &mut self.buf).map_err(|_| Malformed::Rzcobs)?;
+        if self.firmware.frame_check() {
+            let len = frame_check::strip(&self.buf).ok_or(Malformed::Corrupted)?;
+            self.buf.truncate(len);
+        }
         let Some((index, args)) = self.buf.split_first_chunk::<2>() else {
             return Err(Malformed::TooShort);
         };

@@ -85,6 +85,8 @@ pub struct Firmware {
     embedded_test: Option<EmbeddedTestTable>,
     /// Where a frame's timestamp ends (markers are read after it).
     timestamp: TimestampSkip,
+    /// Every frame carries a check value ([`crate::frame_check`]).
+    frame_check: bool,
 }
 
 impl std::fmt::Debug for Firmware {
@@ -144,6 +146,7 @@ impl Firmware {
             })?;
         let mut firmware = Self::from_table(&path, table, defmt_test_count(elf), locations)?;
         firmware.embedded_test = embedded_test;
+        firmware.frame_check = has_symbol(elf, crate::frame_check::SYMBOL);
         Ok(firmware)
     }
 
@@ -191,7 +194,19 @@ impl Firmware {
             defmt_test,
             embedded_test: None,
             timestamp,
+            frame_check: false,
         })
+    }
+
+    /// The same firmware, its frames with (or without) a check value (tests build synthetic tables).
+    pub fn with_frame_check(mut self, frame_check: bool) -> Self {
+        self.frame_check = frame_check;
+        self
+    }
+
+    /// Whether every frame carries a check value (hil-transport's `frame-check`: the ELF has [`crate::frame_check::SYMBOL`]).
+    pub fn frame_check(&self) -> bool {
+        self.frame_check
     }
 
     /// Bytes of the defmt timestamp after the string index of `frame`
@@ -261,6 +276,12 @@ fn defmt_test_count(elf: &[u8]) -> Option<u32> {
     } else {
         u32::from_be_bytes(bytes)
     })
+}
+
+/// Whether the ELF's symbol table has `name`.
+fn has_symbol(elf: &[u8], name: &str) -> bool {
+    use object::{Object as _, ObjectSymbol as _};
+    object::File::parse(elf).is_ok_and(|file| file.symbols().any(|s| s.name() == Ok(name)))
 }
 
 /// The markers as a dense table indexed by string index.

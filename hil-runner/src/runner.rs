@@ -204,6 +204,7 @@ async fn run_on<'t>(
         Ok(source) => source,
         Err(e) => return error(e.to_string()),
     };
+    let source = crate::inject::wrap(source, opts.inject.as_ref(), &opts.capture);
     let deadline = tokio::time::Instant::now() + opts.timeout;
     let (tx, mut rx) = mpsc::channel::<Result<Vec<u8>, String>>(64);
     let stop_reader = Arc::new(AtomicBool::new(false));

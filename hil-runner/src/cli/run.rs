@@ -51,6 +51,11 @@ pub struct Cmd {
     /// How log lines are printed: `default`, `oneline` or a custom defmt-print format (`{t} {L} {s}`).
     #[arg(long, value_name = "FMT", env = "HIL_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Tests: inject faults into the byte stream (`flip@1200:0x04,drop@5000+3,
+    /// noise@8000+16,stall@9000:2s,close@20000`); the bytes before the
+    /// faults go to CAPTURE.clean.
+    #[arg(long, hide = true, value_name = "PLAN")]
+    inject: Option<hil_runner::inject::FaultPlan>,
     /// Arguments for the firmware's test harness, as `cargo test -- ARGS` passes them.
     /// defmt-test cannot select tests: every test runs.
     #[arg(
@@ -121,6 +126,7 @@ impl Cmd {
         opts.lock_timeout = Duration::from_secs_f64(self.lock_timeout);
         opts.print_logs = !self.quiet;
         opts.log_format = self.log_format;
+        opts.inject = self.inject;
         if let Some(capture) = self.capture {
             opts.capture = capture;
         }

@@ -108,6 +108,8 @@ pub struct TestReport {
     pub frames: u64,
     /// Frames rejected by the decoder.
     pub malformed: u64,
+    /// Of the malformed frames, those whose check value failed (hil-transport's `frame-check`).
+    pub corrupted: u64,
     /// Frames the transport reported dropped.
     pub dropped_reported: u64,
     /// Sequence frames sent but neither received nor reported dropped.
@@ -160,6 +162,7 @@ impl TestReport {
             reason: Some(reason),
             frames: 0,
             malformed: 0,
+            corrupted: 0,
             dropped_reported: 0,
             missing: 0,
             bytes: 0,
@@ -193,6 +196,7 @@ impl TestReport {
         let s = &analysis.summary;
         self.frames = s.frames;
         self.malformed = s.malformed;
+        self.corrupted = s.corrupted;
         self.dropped_reported = s.dropped_reported;
         self.missing = s.missing;
         self.bytes = s.bytes;

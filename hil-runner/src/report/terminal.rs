@@ -70,6 +70,14 @@ fn stack_trace(r: &TestReport) -> Option<&crate::backend::fault::unwind::StackTr
     }
 }
 
+/// ` (N corrupted)` when frames failed their check value.
+fn corrupted(r: &TestReport) -> String {
+    match r.corrupted {
+        0 => String::new(),
+        n => format!(" ({n} corrupted)"),
+    }
+}
+
 /// Whether a run holds several tests of its own (a defmt-test or embedded-test suite).
 fn has_tests(r: &TestReport) -> bool {
     matches!(r.speaks, Some(Speaks::DefmtTest | Speaks::EmbeddedTest))
@@ -81,7 +89,7 @@ pub fn render(reports: &[TestReport]) -> String {
     for r in reports {
         let _ = writeln!(
             out,
-            "{:<7} {:<22} {:<14} {:>9} frames {:>10} bytes {:>8.2}s {:>9.0} B/s {:>8.0} frames/s  malformed {} dropped {} missing {}",
+            "{:<7} {:<22} {:<14} {:>9} frames {:>10} bytes {:>8.2}s {:>9.0} B/s {:>8.0} frames/s  malformed {}{} dropped {} missing {}",
             r.verdict.as_str().to_uppercase(),
             r.name,
             r.board,
@@ -91,6 +99,7 @@ pub fn render(reports: &[TestReport]) -> String {
             r.bytes_per_s,
             r.frames_per_s,
             r.malformed,
+            corrupted(r),
             r.dropped_reported,
             r.missing,
         );
@@ -209,5 +218,14 @@ mod tests {
         };
         assert_eq!(cells(lines[1]), "pass error", "{text}");
         assert_eq!(cells(lines[2]), "error -", "{text}");
+    }
+
+    #[test]
+    fn the_summary_line_names_corrupted_frames_only_when_there_are_some() {
+        let mut r = TestReport::error("ordering", "lm3s6965evb", "e", "c", String::new());
+        r.malformed = 3;
+        assert!(!render(&[r.clone()]).contains("corrupted"));
+        r.corrupted = 2;
+        assert!(render(&[r]).contains("malformed 3 (2 corrupted) dropped 0"));
     }
 }

@@ -51,6 +51,9 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     /// Stops the run early (SIGINT, SIGTERM): the target is stopped and the run judged as far as it got.
     pub cancel: Cancel,
+    /// Tests: faults injected into the byte stream ([`crate::inject`]); the
+    /// bytes before the faults go to [`crate::inject::clean_capture_path`] of the capture.
+    pub inject: Option<crate::inject::FaultPlan>,
     /// Real boards: reach the probes through this instead of probe-rs on this machine's USB
     /// (a library user's own probe access; tests: probe-rs's FakeProbe or the doubles).
     pub probe_access: Option<ProbeAccessOverride>,
@@ -93,6 +96,7 @@ impl RunOptions {
             log_format: None,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             cancel: Cancel::never(),
+            inject: None,
             probe_access: None,
         }
     }

@@ -341,6 +341,8 @@ pub fn is_logging() -> bool {
     logger::is_taken()
 }
 
+mod check;
+
 #[cfg(test)]
 pub(crate) mod tests {
     //! Host tests of the whole logger: defmt log calls in, rzcobs frames out.
@@ -404,13 +406,13 @@ pub(crate) mod tests {
         defmt::info!("irq frame {=u32}", 0xA5A5);
     }
 
-    struct Setup {
+    pub(crate) struct Setup {
         _lock: MutexGuard<'static, ()>,
         drain: &'static Drain,
     }
 
     /// Serialises the test, registers the link once, empties queue and sink.
-    fn setup() -> Setup {
+    pub(crate) fn setup() -> Setup {
         let lock = crate::report::test_lock();
         static DRAIN: std::sync::OnceLock<&'static Drain> = std::sync::OnceLock::new();
         let drain = *DRAIN.get_or_init(|| {
@@ -445,7 +447,7 @@ pub(crate) mod tests {
     }
 
     /// The bytes of `log` logged alone into an empty queue.
-    fn alone(log: impl FnOnce()) -> Vec<u8> {
+    pub(crate) fn alone(log: impl FnOnce()) -> Vec<u8> {
         assert_eq!(crate::flush().stuck, 0);
         take_sent();
         log();

@@ -11,9 +11,9 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use critical_section::RestoreState;
 
 use crate::policy::{Delivery, OverflowPolicy, Selected};
-use crate::queue;
 use crate::staging::Staging;
 use crate::MAX_FRAME;
+use crate::{check::Encoder, queue};
 
 /// Frames the logger was asked to send (completed log calls).
 pub(crate) static ATTEMPTED: AtomicU32 = AtomicU32::new(0);
@@ -116,7 +116,7 @@ pub(crate) fn with_timestamp<R>(use_bytes: impl FnOnce(&[u8]) -> R) -> R {
 
 /// Everything a log call works on.
 struct LogCall {
-    encoder: defmt::Encoder,
+    encoder: Encoder,
     staging: Staging<MAX_FRAME>,
     /// Interrupt state to restore when the call's critical section ends.
     restore: RestoreState,
@@ -131,7 +131,7 @@ struct LogCallCell(UnsafeCell<LogCall>);
 unsafe impl Sync for LogCallCell {}
 
 static LOG_CALL: LogCallCell = LogCallCell(UnsafeCell::new(LogCall {
-    encoder: defmt::Encoder::new(),
+    encoder: Encoder::new(),
     staging: Staging::new(),
     restore: RestoreState::invalid(),
 }));
@@ -276,7 +276,7 @@ unsafe fn release_special() {
             // very first frame, it staged the stream's first separator: a
             // fresh encoder writes it again before the next frame.
             if call.staging.len() > 0 {
-                call.encoder = defmt::Encoder::new();
+                call.encoder = Encoder::new();
             }
         }
     }

@@ -27,7 +27,7 @@ pub(crate) const TIMESTAMP_MAX: usize = 40;
 
 /// Longest encoded report: index, timestamp and count, rzcobs overhead and the delimiter.
 const REPORT_MAX: usize = {
-    let raw = 2 + TIMESTAMP_MAX + 4;
+    let raw = 2 + TIMESTAMP_MAX + 4 + crate::check::LEN;
     raw + raw / 7 + 2
 };
 
@@ -107,7 +107,7 @@ pub(crate) fn encode(dropped: u32) -> Option<ReportFrame> {
     };
     // A fresh encoder writes a separator before its first frame; the stream
     // already has one, so it is left out.
-    let mut encoder = defmt::Encoder::new();
+    let mut encoder = crate::check::Encoder::new();
     let mut skip_separator = true;
     let mut write = |bytes: &[u8]| {
         if core::mem::take(&mut skip_separator) && bytes == [0] {
@@ -187,6 +187,8 @@ mod tests {
         let mut raw = vec![0x34, 0x12];
         raw.extend_from_slice(&crate::tests::TIMESTAMP.to_le_bytes());
         raw.extend_from_slice(&[4, 3, 2, 1]);
+        #[cfg(feature = "frame-check")]
+        raw.extend_from_slice(&crate::check::tests::reference(&raw).to_le_bytes());
         encoder.write(&raw, &mut sink);
         encoder.end_frame(&mut sink);
         assert_eq!(
