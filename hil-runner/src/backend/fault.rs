@@ -34,6 +34,18 @@ pub trait FaultAccess {
     fn read_word(&mut self, address: u32) -> Result<u32, Self::Error>;
     /// Whether the core has the fault status registers (ARMv7-M and ARMv8-M; not ARMv6-M).
     fn has_fault_status(&self) -> bool;
+    /// `len` bytes of target memory from `address` (any alignment); by default word by word.
+    fn read_bytes(&mut self, address: u32, len: usize) -> Result<Vec<u8>, Self::Error> {
+        let start = address & !3;
+        let skip = (address - start) as usize;
+        let mut bytes = Vec::with_capacity(len + 8);
+        let mut at = start;
+        while bytes.len() < skip + len {
+            bytes.extend_from_slice(&self.read_word(at)?.to_le_bytes());
+            at = at.wrapping_add(4);
+        }
+        Ok(bytes[skip..skip + len].to_vec())
+    }
 }
 
 /// Configurable Fault Status Register.

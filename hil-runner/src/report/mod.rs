@@ -108,6 +108,8 @@ pub struct TestReport {
     pub frames: u64,
     /// Frames rejected by the decoder.
     pub malformed: u64,
+    /// Valid frames (of `frames`) read out of the target's queue after it stopped.
+    pub recovered: u64,
     /// Frames the transport reported dropped.
     pub dropped_reported: u64,
     /// Sequence frames sent but neither received nor reported dropped.
@@ -160,6 +162,7 @@ impl TestReport {
             reason: Some(reason),
             frames: 0,
             malformed: 0,
+            recovered: 0,
             dropped_reported: 0,
             missing: 0,
             bytes: 0,
@@ -193,6 +196,7 @@ impl TestReport {
         let s = &analysis.summary;
         self.frames = s.frames;
         self.malformed = s.malformed;
+        self.recovered = s.recovered;
         self.dropped_reported = s.dropped_reported;
         self.missing = s.missing;
         self.bytes = s.bytes;

@@ -87,6 +87,13 @@ pub fn render(reports: &[TestReport]) -> String {
         if let Some(reason) = r.reason.as_ref().filter(|_| r.verdict != Verdict::Pass) {
             let _ = writeln!(out, "        {reason}");
         }
+        if r.recovered > 0 {
+            let _ = writeln!(
+                out,
+                "        recovered {} frames from the target's queue after it stopped",
+                r.recovered
+            );
+        }
         // Loss a passing run keeps its verdict with (`--fail-on-loss` fails it).
         if let Some(lost) = r.details.as_ref().and_then(crate::speaks::loss_line) {
             if r.verdict == Verdict::Pass || r.reason.as_deref().is_none_or(|m| !m.contains(&lost))
