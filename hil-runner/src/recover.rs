@@ -28,6 +28,9 @@ const DESCRIPTOR_LEN: usize = 52;
 /// The largest queue read (a bad descriptor must not make the runner read megabytes).
 pub const MAX_CAPACITY: u32 = 1 << 20;
 
+/// Where a backend's watch puts the queue it read at the stop, for [`crate::backend::Backend::take_queue_image`].
+pub type ImageSlot = std::sync::Arc<std::sync::Mutex<Option<Result<QueueImage, RecoverError>>>>;
+
 /// Why the queue could not be recovered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

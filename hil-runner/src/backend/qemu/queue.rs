@@ -8,20 +8,16 @@
 //! call is stepped over (breakpoint removed, one step, breakpoint back).
 
 use std::io;
-use std::sync::{Arc, Mutex};
 
 use object::{Object, ObjectSection, SectionKind};
 
 use super::gdb::Gdb;
-use crate::recover::{QueueImage, QueueLayout, RecoverError};
+use crate::recover::{ImageSlot, QueueImage, QueueLayout, RecoverError};
 
 /// `SYS_EXIT` and `SYS_EXIT_EXTENDED`: the semihosting calls that end QEMU.
 const EXIT_CALLS: [u32; 2] = [0x18, 0x20];
 /// Most `bkpt 0xab` sites watched (an ELF with more is not a semihosting user we know).
 const MAX_SITES: usize = 64;
-
-/// Where the monitor puts the queue it read.
-pub type ImageSlot = Arc<Mutex<Option<Result<QueueImage, RecoverError>>>>;
 
 /// What the core watch needs to read the queue when the core stops.
 #[derive(Clone, Default)]
