@@ -68,3 +68,20 @@ fn frames_queued_by_a_hung_core_are_recovered_when_the_runner_halts_it() {
     );
     assert_every_frame_accounted_for(&r);
 }
+
+#[test]
+fn frames_queued_at_a_semihosting_exit_are_recovered_before_qemu_exits() {
+    let r = run("queued_at_exit", Duration::from_secs(120));
+    assert!(
+        matches!(
+            r.target_end,
+            Some(hil_runner::backend::TargetEnd::Exited { code: 0 })
+        ),
+        "{:?}",
+        r.target_end
+    );
+    // 8 sequence frames, the stream count and the end marker: all only in the queue.
+    assert_eq!(r.recovered, 10);
+    assert_eq!(r.verdict, Verdict::Fail, "{:?}", r.reason);
+    assert_every_frame_accounted_for(&r);
+}
