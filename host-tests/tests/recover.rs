@@ -82,6 +82,7 @@ fn frames_queued_at_a_semihosting_exit_are_recovered_before_qemu_exits() {
     );
     // 8 sequence frames, the stream count and the end marker: all only in the queue.
     assert_eq!(r.recovered, 10);
-    assert_eq!(r.verdict, Verdict::Fail, "{:?}", r.reason);
+    // It ended by itself with success: every frame is accounted for, the count says how.
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
     assert_every_frame_accounted_for(&r);
 }

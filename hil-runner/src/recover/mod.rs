@@ -288,17 +288,18 @@ pub fn recover<'t>(
     }
 }
 
-/// A run that would pass, but whose frames reached the host only partly
-/// over the link (`recovered` of them from the stopped target's queue), did
-/// not show a working link: it is a `timeout` when the runner stopped the
-/// target at a deadline, else a `fail`, with the reason saying so.
+/// A run that would pass at a deadline (the runner stopped a target that
+/// never sent its end over the link), but only because `recovered` frames
+/// came out of the stopped target's queue, did not show a working link: it
+/// is a `timeout`, with the reason saying so. A target that stopped by itself
+/// (an exit without a flush) keeps its verdict; the count is in the report.
 pub fn judge(judgement: &mut Judgement, stop: &Stop, recovered: u64) {
     if judgement.verdict != Verdict::Pass || recovered == 0 {
         return;
     }
     let (verdict, outcome) = match stop {
         Stop::Deadline | Stop::TestDeadline => (Verdict::Timeout, Outcome::Timeout),
-        _ => (Verdict::Fail, Outcome::Fail),
+        _ => return,
     };
     let reason = format!(
         "{recovered} frames reached the host only from the target's queue, read after it \
