@@ -46,6 +46,13 @@ pub struct Summary {
     pub malformed: u64,
     /// Of the malformed frames, those whose check value failed (firmware with hil-transport's `frame-check`).
     pub corrupted: u64,
+    /// Valid frames (of `frames`) read out of the target's queue after it stopped ([`crate::recover`]).
+    pub recovered: u64,
+    /// Bytes read out of the target's queue after it stopped (not in `bytes`).
+    pub recovered_bytes: u64,
+    /// Why frames still queued on the stopped target could not be recovered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_error: Option<String>,
     /// Sequence frames received.
     pub seq_frames: u64,
     /// Frames dropped according to the transport's drop reports.
@@ -120,8 +127,21 @@ impl<'t> Analyzer<'t> {
             });
             ledger.account(offset, content);
         });
-        ledger.summary.bytes = framer.stats().bytes;
+        ledger.summary.bytes = framer.stats().bytes - ledger.summary.recovered_bytes;
         ledger.summary.end.is_some()
+    }
+
+    /// Feed the bytes read out of the stopped target's queue, after everything that arrived:
+    /// the same framer and decoder, their valid frames counted as `recovered` too.
+    pub fn feed_recovered(&mut self, data: &[u8], on_frame: impl FnMut(SeenFrame<'_, 't>)) {
+        self.ledger.recovering = true;
+        self.ledger.summary.recovered_bytes += data.len() as u64;
+        self.feed(data, on_frame);
+    }
+
+    /// Frames were still queued on the target but could not be read out: why.
+    pub fn recovery_failed(&mut self, why: String) {
+        self.ledger.summary.recovery_error = Some(why);
     }
 
     /// Feed everything `reader` yields, in 64 KiB pieces (the decoder never sees more at once).
@@ -167,6 +187,8 @@ struct Ledger {
     first_malformed: Option<(u64, Malformed)>,
     /// The firmware logs hil-protocol's end marker: a run without one lost it.
     expects_end: bool,
+    /// The frames come from the stopped target's queue ([`Analyzer::feed_recovered`]).
+    recovering: bool,
 }
 
 impl Ledger {
@@ -183,6 +205,7 @@ impl Ledger {
             Ok(Content::Marker(marker)) => Some(marker),
         };
         self.summary.frames += 1;
+        self.summary.recovered += u64::from(self.recovering);
         // Drop reports come from the transport, not from log calls; the end
         // marker's own count stops just before it.
         let logged = !matches!(marker, Some(Marker::Drop { .. } | Marker::End { .. }));

@@ -22,6 +22,7 @@ pub mod lock;
 pub mod log_format;
 pub mod markers;
 pub mod project;
+pub mod recover;
 pub mod report;
 pub mod runner;
 pub mod rzcobs;

@@ -290,6 +290,14 @@ async fn run_on<'t>(
         Some(first) => last_byte.duration_since(first).as_secs_f64(),
         None => 0.0,
     };
+    // The frames still queued on the stopped target (not after its end marker: nothing is owed then).
+    let image = backend
+        .take_queue_image()
+        .filter(|_| !matches!(stop, Stop::Finished));
+    crate::recover::recover(&mut analyzer, image, |frame| {
+        print_log(renderer.as_ref(), firmware, opts, &frame);
+        listener.frame(&frame, ended_at);
+    });
     let mut analysis = analyzer.finish(Some(&opts.board.name));
     analysis.summary.discarded_before_boot = backend.discarded_before_boot();
     analysis.summary.semihosting_output = backend.target_output();
@@ -303,6 +311,7 @@ async fn run_on<'t>(
         rates: Rates::new(analysis.summary.bytes, duration, opts.baud),
     };
     let mut judgement = listener.judge(&end);
+    crate::recover::judge(&mut judgement, &stop, analysis.summary.recovered);
     if let Some(e) = capture_error {
         judgement.verdict = Verdict::Error;
         judgement.reason = Some(format!("capture file {capture_name}: {e}"));

@@ -826,3 +826,71 @@ fn every_violation_says_what_is_wrong_and_where() {
         assert_eq!(v.to_string(), text);
     }
 }
+
+/// Frames read out of the stopped target's queue ([`hil_runner::recover`]) join the accounting
+/// as received, are counted as recovered, and their bytes are not counted as the link's.
+#[test]
+fn recovered_frames_are_counted_and_accounted_as_received() {
+    use hil_runner::recover::{recover, QueueImage, RecoverError};
+    let fw = hil_firmware();
+    let s = begin(&fw, "drop").seq(0, 0, 0);
+    let cut = at(&s) + 3;
+    // boot, start, 2 seq, stream: 5 attempted; the second seq frame is cut by the stop.
+    let (_, bytes) = finish(s.seq(0, 1, 1).stream(0, 2), 5, 0);
+    let (sent, queued) = bytes.split_at(cut as usize);
+    let mut analyzer = hil_runner::analysis::Analyzer::new(&fw, 4096);
+    analyzer.feed(sent, |_| {});
+    let image = QueueImage {
+        storage: queued.to_vec(),
+        write: queued.len() as u32,
+        read: 0,
+        last: queued.len() as u32,
+        read_in_progress: false,
+        committed: 0,
+        released: 0,
+    };
+    let mut seen = 0;
+    recover(&mut analyzer, Some(Ok(image)), |_| seen += 1);
+    let a = analyzer.finish(Some(BOARD));
+    assert_eq!(
+        violations(&a),
+        [],
+        "the cut frame is completed by the queue's bytes"
+    );
+    let s = &a.summary;
+    // The second seq frame (completed), the stream count and the end marker.
+    assert_eq!((s.recovered, seen), (3, 3));
+    assert_eq!((s.frames, s.frames_before_end, s.seq_frames), (6, 5, 2));
+    assert_eq!((s.bytes, s.recovered_bytes), (cut, queued.len() as u64));
+    assert_eq!(s.recovery_error, None);
+
+    // No image: nothing changes; a bad one: noted, nothing fed.
+    let mut analyzer = hil_runner::analysis::Analyzer::new(&fw, 4096);
+    analyzer.feed(sent, |_| {});
+    recover(&mut analyzer, None, |_| {});
+    assert_eq!(analyzer.summary().recovery_error, None);
+    let failed = Err(RecoverError::Read("probe gone".into()));
+    recover(&mut analyzer, Some(failed), |_| {});
+    let s = analyzer.finish(None).summary;
+    assert_eq!((s.recovered, s.recovered_bytes, s.frames), (0, 0, 3));
+    assert!(s.recovery_error.unwrap().contains("probe gone"));
+}
+
+#[test]
+fn reports_give_the_recovered_count() {
+    let fw = hil_firmware();
+    let (_, bytes) = finish(begin(&fw, "block").stream(0, 0), 3, 0);
+    let mut analyzer = hil_runner::analysis::Analyzer::new(&fw, 4096);
+    analyzer.feed_recovered(&bytes, |_| {});
+    let report = hil_runner::report::TestReport::error("t", BOARD, "elf", "cap", String::new())
+        .with_analysis(analyzer.finish(None), 1.0);
+    assert_eq!(report.recovered, 4);
+    assert_eq!(serde_json::to_value(&report).unwrap()["recovered"], 4);
+    let text = hil_runner::report::terminal::render(std::slice::from_ref(&report));
+    assert!(
+        text.contains("recovered 4 frames from the target's queue"),
+        "{text}"
+    );
+    let none = hil_runner::report::TestReport::error("t", BOARD, "elf", "cap", String::new());
+    assert!(!hil_runner::report::terminal::render(&[none]).contains("recovered"));
+}

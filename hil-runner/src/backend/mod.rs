@@ -150,4 +150,13 @@ pub trait Backend: Send {
     fn target_output(&self) -> String {
         String::new()
     }
+
+    /// The transport's queue as the target left it when it stopped, if the
+    /// backend read it (the ELF has hil-transport's queue descriptor and the
+    /// core could be read halted): [`crate::recover`].
+    fn take_queue_image(
+        &mut self,
+    ) -> Option<Result<crate::recover::QueueImage, crate::recover::RecoverError>> {
+        None
+    }
 }

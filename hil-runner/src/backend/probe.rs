@@ -134,6 +134,8 @@ pub struct ProbeBackend {
     reuse_flashed: bool,
     output: Arc<Mutex<String>>,
     bring_up_deadline: Duration,
+    /// The transport's queue, read by the watcher when the core stops.
+    queue_image: crate::recover::ImageSlot,
 }
 
 /// The longest attach, flash and start may take before the run is an error (a wedged probe).
@@ -171,6 +173,7 @@ impl ProbeBackend {
             reuse_flashed: false,
             output: Arc::default(),
             bring_up_deadline: BRING_UP_DEADLINE,
+            queue_image: Arc::default(),
         }
     }
 
@@ -371,10 +374,17 @@ impl Backend for ProbeBackend {
         let (tx, rx) = oneshot::channel();
         let thread = {
             let stop = stop.clone();
+            let elf_bytes = std::fs::read(elf).unwrap_or_default();
+            self.queue_image = Arc::default();
             let console = Console {
                 command_line: self.command_line.clone(),
                 output: self.output.clone(),
                 elf: elf.to_path_buf(),
+                queue: crate::recover::QueueLayout::from_elf(&elf_bytes).unwrap_or_else(|e| {
+                    tracing::warn!("no queue recovery: {e}");
+                    None
+                }),
+                image: self.queue_image.clone(),
             };
             tokio::task::spawn_blocking(move || watch(ctl, stop, tx, console))
         };
@@ -428,6 +438,12 @@ impl Backend for ProbeBackend {
 
     fn target_output(&self) -> String {
         self.output.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    fn take_queue_image(
+        &mut self,
+    ) -> Option<Result<crate::recover::QueueImage, crate::recover::RecoverError>> {
+        self.queue_image.lock().ok()?.take()
     }
 
     fn discarded_before_boot(&self) -> u64 {

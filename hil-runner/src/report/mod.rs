@@ -110,6 +110,8 @@ pub struct TestReport {
     pub malformed: u64,
     /// Of the malformed frames, those whose check value failed (hil-transport's `frame-check`).
     pub corrupted: u64,
+    /// Valid frames (of `frames`) read out of the target's queue after it stopped.
+    pub recovered: u64,
     /// Frames the transport reported dropped.
     pub dropped_reported: u64,
     /// Sequence frames sent but neither received nor reported dropped.
@@ -163,6 +165,7 @@ impl TestReport {
             frames: 0,
             malformed: 0,
             corrupted: 0,
+            recovered: 0,
             dropped_reported: 0,
             missing: 0,
             bytes: 0,
@@ -197,6 +200,7 @@ impl TestReport {
         self.frames = s.frames;
         self.malformed = s.malformed;
         self.corrupted = s.corrupted;
+        self.recovered = s.recovered;
         self.dropped_reported = s.dropped_reported;
         self.missing = s.missing;
         self.bytes = s.bytes;

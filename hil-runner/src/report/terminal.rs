@@ -112,6 +112,13 @@ pub fn render(reports: &[TestReport]) -> String {
                 let _ = writeln!(out, "        {line}");
             }
         }
+        if r.recovered > 0 {
+            let _ = writeln!(
+                out,
+                "        recovered {} frames from the target's queue after it stopped",
+                r.recovered
+            );
+        }
         // Loss a passing run keeps its verdict with (`--fail-on-loss` fails it).
         if let Some(lost) = r.details.as_ref().and_then(crate::speaks::loss_line) {
             if r.verdict == Verdict::Pass || r.reason.as_deref().is_none_or(|m| !m.contains(&lost))

@@ -72,6 +72,7 @@
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
+mod descriptor;
 mod logger;
 mod policy;
 mod queue;
@@ -80,6 +81,7 @@ mod staging;
 
 include!(concat!(env!("OUT_DIR"), "/config.rs"));
 
+pub use descriptor::{QueueDescriptor, DESCRIPTOR_VERSION, HIL_TRANSPORT_QUEUE};
 pub use queue::{Flushed, Transfer, DRAIN_CHUNK};
 
 use core::sync::atomic::Ordering;
@@ -156,6 +158,7 @@ pub fn init_with(link: Link) -> Drain {
         "hil_transport::init called twice: the queue has one consumer"
     );
     logger::learn_drop_report_index();
+    descriptor::keep();
     Drain { _private: () }
 }
 

@@ -15,10 +15,11 @@
 use core::cell::{Cell, RefCell};
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use bbqueue::nicknames::Jerk;
 use bbqueue::prod_cons::stream::StreamGrantR;
+use bbqueue::traits::notifier::polling::Polling;
 use critical_section::{CriticalSection, Mutex};
 
+use crate::descriptor::{QueueCoord, QueueStorage};
 use crate::policy::{FrameQueue, QueueFull};
 use crate::{Link, QUEUE_SIZE};
 
@@ -27,11 +28,16 @@ use crate::{Link, QUEUE_SIZE};
 /// Bounds how long a drain keeps interrupts waiting: one chunk of sink writes.
 pub const DRAIN_CHUNK: usize = 32;
 
+/// A bbqueue over the storage and coordination whose addresses
+/// [`HIL_TRANSPORT_QUEUE`](crate::HIL_TRANSPORT_QUEUE) names. `N` is its
+/// capacity ([`QUEUE_SIZE`]: there is one such queue).
+pub(crate) type Jerk<const N: usize> = bbqueue::BBQueue<QueueStorage, QueueCoord, Polling>;
+
 /// The queue every log frame goes through.
 static QUEUE: Jerk<QUEUE_SIZE> = Jerk::new();
 
 /// The read slot and byte counters of [`QUEUE`].
-static STATE: RingState<'static, QUEUE_SIZE> = RingState::new();
+pub(crate) static STATE: RingState<'static, QUEUE_SIZE> = RingState::new();
 
 /// The link registered by [`init`](crate::init) / [`init_with`](crate::init_with).
 static LINK: LinkCell = LinkCell::new();
@@ -111,9 +117,9 @@ enum ReadKind {
 pub(crate) struct RingState<'q, const N: usize> {
     read: Mutex<RefCell<Option<(Grant<'q, N>, ReadKind)>>>,
     /// Bytes that entered the queue (frames, reports, truncated prefixes).
-    committed: AtomicU32,
+    pub(crate) committed: AtomicU32,
     /// Bytes that left it (moved out, or released unsent after a failure).
-    released: AtomicU32,
+    pub(crate) released: AtomicU32,
     /// Id of the last transfer started.
     transfers: AtomicU32,
 }

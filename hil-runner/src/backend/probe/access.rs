@@ -17,6 +17,7 @@ pub use crate::backend::fault::{
 };
 use crate::backend::TargetEnd;
 use crate::board::{ProbeBoard, UsbId, WireProtocol};
+use crate::recover::{QueueImage, QueueLayout, RecoverError};
 
 /// What a probe operation failed at. Messages name the probe, chip or ELF.
 #[derive(Debug, thiserror::Error)]
@@ -332,6 +333,19 @@ pub fn fault_registers(
 
 fn fault_status(ctl: &mut dyn TargetControl) -> Result<(Option<u32>, Option<u32>), ProbeError> {
     fault::fault_status(&mut Probe(ctl))
+}
+
+/// The transport's queue of the halted core ([`crate::recover`]), word by word.
+pub fn read_queue(
+    ctl: &mut dyn TargetControl,
+    layout: &QueueLayout,
+) -> Result<QueueImage, RecoverError> {
+    let mut probe = Probe(ctl);
+    QueueImage::from_reads(layout, |address, len| {
+        probe
+            .read_bytes(address, len)
+            .map_err(|e| RecoverError::Read(format!("{len} bytes at {address:#010x}: {e}")))
+    })
 }
 
 /// A probe's [`TargetControl`] as the shared fault reader's [`FaultAccess`].

@@ -9,13 +9,27 @@ use tokio::sync::oneshot;
 use super::{access, trace};
 use super::{CoreStatus, HaltCause, ProbeError, Semihosting, TargetControl, POLL_INTERVAL};
 use crate::backend::TargetEnd;
+use crate::recover::{ImageSlot, QueueLayout};
 
-/// What the watcher answers the target with, and where console output goes.
+/// What the watcher answers the target with, where console output goes, and
+/// where the transport's queue is read to when the core stops.
 pub(super) struct Console {
     pub(super) command_line: String,
     pub(super) output: Arc<Mutex<String>>,
     /// The firmware: its debug info gives a fault's stack trace.
     pub(super) elf: PathBuf,
+    pub(super) queue: Option<QueueLayout>,
+    pub(super) image: ImageSlot,
+}
+
+impl Console {
+    /// Read the transport's queue of the halted core (nothing without a descriptor).
+    fn read_queue(&self, ctl: &mut dyn TargetControl) {
+        if let Some(layout) = &self.queue {
+            let image = access::read_queue(ctl, layout);
+            *self.image.lock().unwrap_or_else(|e| e.into_inner()) = Some(image);
+        }
+    }
 }
 
 /// Poll the core until it halts, faults, exits or the backend is told to stop (then halt it);
@@ -28,8 +42,9 @@ pub(super) fn watch(
 ) -> Box<dyn TargetControl> {
     let end = loop {
         if stop.load(Ordering::Relaxed) {
-            if let Err(e) = ctl.halt() {
-                tracing::warn!("cannot halt the core at the end of the test: {e}");
+            match ctl.halt() {
+                Ok(()) => console.read_queue(ctl.as_mut()),
+                Err(e) => tracing::warn!("cannot halt the core at the end of the test: {e}"),
             }
             return ctl;
         }
@@ -59,6 +74,10 @@ pub(super) fn watch(
         }
     };
     tracing::debug!(%end, "target ended");
+    // Halted at its exit, breakpoint or fault: what it still had queued is read now.
+    if !matches!(end, TargetEnd::Killed { .. }) {
+        console.read_queue(ctl.as_mut());
+    }
     let _ = ended.send(end);
     // Keep the session (and the halted core) until the runner stops the backend.
     while !stop.load(Ordering::Relaxed) {

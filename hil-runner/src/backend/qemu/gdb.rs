@@ -4,7 +4,7 @@
 //! with `+` and does not offer `QStartNoAckMode` (7.2), so the client skips
 //! acks it reads and acks every packet it receives (system-mode QEMU does not
 //! wait for them). Only what the backend needs is here: `?`, `g`, `m`, `Z0`,
-//! `c`, the interrupt byte and the stop replies.
+//! `z0`, `c`, `s`, the interrupt byte and the stop replies.
 //!
 //! What QEMU 7.2 answers, for an M-profile CPU:
 //!
@@ -190,6 +190,27 @@ impl Gdb {
             )));
         }
         Ok(())
+    }
+
+    /// Remove the breakpoint at `address` (`z0`).
+    pub async fn remove_breakpoint(&mut self, address: u32) -> io::Result<()> {
+        self.request(&format!("z0,{address:x},2")).await.map(drop)
+    }
+
+    /// Execute one instruction (`s`); the stop reply follows ([`Gdb::wait_stop`]).
+    pub async fn step(&mut self) -> io::Result<()> {
+        self.send("s").await
+    }
+
+    /// Memory of any length, in reads of at most 1 KiB (QEMU's packet size bounds one reply).
+    pub async fn read_memory_chunked(&mut self, address: u32, len: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(len);
+        while bytes.len() < len {
+            let n = (len - bytes.len()).min(1024) as u32;
+            let at = address.wrapping_add(bytes.len() as u32);
+            bytes.extend(self.read_memory(at, n).await?);
+        }
+        Ok(bytes)
     }
 
     /// Resume the target (`c`); the stop reply comes later ([`Gdb::wait_stop`]).

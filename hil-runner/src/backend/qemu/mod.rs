@@ -38,6 +38,7 @@
 //! serves the bytes of the log the pty had not delivered ([`tail`]).
 
 pub mod gdb;
+pub mod queue;
 pub mod tail;
 pub mod watch;
 
@@ -143,6 +144,8 @@ pub struct QemuBackend {
     stderr: Option<tokio::task::JoinHandle<String>>,
     qemu_gone: Arc<AtomicBool>,
     startup: Option<Duration>,
+    /// The transport's queue, read when the core stops ([`queue`]).
+    queue: queue::QueueWatch,
 }
 
 impl QemuBackend {
@@ -159,6 +162,7 @@ impl QemuBackend {
             stderr: None,
             qemu_gone: Arc::new(AtomicBool::new(false)),
             startup: None,
+            queue: queue::QueueWatch::default(),
         }
     }
 
@@ -349,6 +353,7 @@ impl QemuBackend {
                 None => watch::hardfault_vector_of_core(&mut gdb).await?,
             };
             gdb.insert_breakpoint(hardfault).await?;
+            self.queue.arm(&mut gdb).await?;
             Ok::<_, std::io::Error>(hardfault)
         };
         // A QEMU that stops answering (SIGSTOP, wedged) is a fault, not a hang.
@@ -387,6 +392,7 @@ async fn pty_path(lines: &mut BufReader<tokio::process::ChildStdout>) -> Option<
 impl Backend for QemuBackend {
     async fn start(&mut self, elf: &Path) -> Result<Box<dyn ByteSource>, BackendError> {
         self.stop().await;
+        self.queue = queue::QueueWatch::of_elf(&std::fs::read(elf).unwrap_or_default());
         let id = format!("hil-qemu-{}-{}", std::process::id(), unique());
         let tmp = std::env::temp_dir();
         self.files.gdb = Some(tmp.join(format!("{id}.gdb.sock")));
@@ -455,8 +461,9 @@ impl Backend for QemuBackend {
         let stderr = self.stderr.take();
         let gone = self.qemu_gone.clone();
         let elf = elf.to_path_buf();
+        let queue = self.queue.clone();
         let task = tokio::spawn(async move {
-            let watched = watch::monitor(child, gdb, hardfault, elf, stderr, kill_rx, gone);
+            let watched = watch::monitor(child, gdb, hardfault, elf, queue, stderr, kill_rx, gone);
             if let Some(end) = watched.await {
                 let _ = end_tx.send(Some(end));
             }
@@ -507,6 +514,13 @@ impl Backend for QemuBackend {
         }
         self.qemu_gone.store(true, Ordering::Release);
         self.files.remove();
+    }
+
+    fn take_queue_image(
+        &mut self,
+    ) -> Option<Result<crate::recover::QueueImage, crate::recover::RecoverError>> {
+        let mut slot = self.queue.slot.lock().unwrap_or_else(|e| e.into_inner());
+        slot.take()
     }
 }
 

@@ -1,4 +1,4 @@
-//! Watching the emulated core: the monitor task that owns QEMU, the HardFault breakpoint, the fault's registers and stack trace, QEMU's lockup report.
+//! Watching the emulated core: the monitor task that owns QEMU, the HardFault breakpoint, the fault's registers and stack trace, QEMU's lockup report, the queue at the stop.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -12,6 +12,7 @@ use tokio::process::Child;
 use tokio::sync::oneshot;
 
 use super::gdb::{CoreRegisters, Gdb, Stop};
+use super::queue::QueueWatch;
 use crate::backend::fault::{self, unwind, CoreRegister, FaultAccess, FaultCause, FaultRegisters};
 use crate::backend::TargetEnd;
 
@@ -60,31 +61,63 @@ pub enum CoreEvent {
     Gone(String),
 }
 
-/// Resume the core and wait until it faults, exits, or QEMU goes away; a fault's stack trace
+/// How long the core may take to halt and give its queue when the runner stops it.
+const HALT_GRACE: Duration = Duration::from_secs(2);
+
+/// Resume the core and wait until it faults, exits, or QEMU goes away; on
+/// `halt`, stop it and read the queue ([`QueueWatch`]). A fault's stack trace
 /// is read with the debug info of `elf`.
-pub async fn watch_core(mut gdb: Gdb, hardfault: u32, elf: PathBuf) -> CoreEvent {
+pub async fn watch_core(
+    mut gdb: Gdb,
+    hardfault: u32,
+    elf: PathBuf,
+    queue: &QueueWatch,
+    mut halt: oneshot::Receiver<()>,
+) -> CoreEvent {
     if let Err(e) = gdb.resume().await {
         return CoreEvent::Gone(format!("cannot resume through the gdbstub: {e}"));
     }
+    let mut halting = false;
     loop {
-        match gdb.wait_stop().await {
+        let stop = tokio::select! {
+            stop = gdb.wait_stop() => Some(stop),
+            _ = &mut halt, if !halting => None,
+        };
+        let Some(stop) = stop else {
+            halting = true;
+            if let Err(e) = gdb.interrupt().await {
+                return CoreEvent::Gone(format!("cannot halt through the gdbstub: {e}"));
+            }
+            continue;
+        };
+        match stop {
             Ok(Stop::Signal(signal)) => {
                 let regs = match gdb.core_registers().await {
                     Ok(regs) => regs,
                     Err(e) => return CoreEvent::Gone(format!("cannot read registers: {e}")),
                 };
-                if regs.r[15] != hardfault {
-                    // Not ours (the only breakpoint is the HardFault one): go on.
-                    tracing::debug!(signal, pc = regs.r[15], "core stopped; resuming");
-                    if let Err(e) = gdb.resume().await {
-                        return CoreEvent::Gone(format!("cannot resume: {e}"));
-                    }
-                    continue;
+                if halting {
+                    queue.read(&mut gdb).await;
+                    return CoreEvent::Gone("halted by the runner".into());
                 }
-                return match read_fault(&mut gdb, regs, &elf).await {
-                    Ok(fault) => CoreEvent::Fault(fault),
-                    Err(e) => CoreEvent::Gone(format!("HardFault, but its registers: {e}")),
-                };
+                if regs.r[15] == hardfault {
+                    let fault = read_fault(&mut gdb, regs, &elf).await;
+                    queue.read(&mut gdb).await;
+                    return match fault {
+                        Ok(fault) => CoreEvent::Fault(fault),
+                        Err(e) => CoreEvent::Gone(format!("HardFault, but its registers: {e}")),
+                    };
+                }
+                match queue.at_semihosting(&mut gdb, regs.r[15], regs.r[0]).await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => return CoreEvent::Gone(format!("at a semihosting call: {e}")),
+                }
+                // Not ours (no other breakpoint is set): go on.
+                tracing::debug!(signal, pc = regs.r[15], "core stopped; resuming");
+                if let Err(e) = gdb.resume().await {
+                    return CoreEvent::Gone(format!("cannot resume: {e}"));
+                }
             }
             Ok(Stop::Exited(code)) => return CoreEvent::Exited(code),
             Ok(Stop::Terminated(signal)) => {
@@ -96,18 +129,22 @@ pub async fn watch_core(mut gdb: Gdb, hardfault: u32, elf: PathBuf) -> CoreEvent
 }
 
 /// Owns QEMU while the firmware runs: ends it on a fault or a kill, and publishes how it ended.
+///
+/// A kill first halts the core and reads the transport's queue (within [`HALT_GRACE`]).
 pub async fn monitor(
     mut child: Child,
     gdb: Gdb,
     hardfault: u32,
     elf: PathBuf,
+    queue: QueueWatch,
     stderr: Option<tokio::task::JoinHandle<String>>,
     mut kill: oneshot::Receiver<()>,
     gone: Arc<AtomicBool>,
 ) -> Option<TargetEnd> {
     // The id is gone once the child is reaped: keep it for the messages.
     let pid = child.id();
-    let core = watch_core(gdb, hardfault, elf);
+    let (halt_tx, halt_rx) = oneshot::channel();
+    let core = watch_core(gdb, hardfault, elf, &queue, halt_rx);
     tokio::pin!(core);
     let end = tokio::select! {
         event = &mut core => match event {
@@ -156,6 +193,8 @@ pub async fn monitor(
         },
         status = child.wait() => Some(end_of(status, pid, stderr).await),
         _ = &mut kill => {
+            let _ = halt_tx.send(());
+            let _ = tokio::time::timeout(HALT_GRACE, &mut core).await;
             let _ = child.start_kill();
             let _ = child.wait().await;
             None
