@@ -70,8 +70,8 @@ impl RunOptions {
         let capture = default_capture_path(&board.name, &elf);
         // A real UART has a line rate; USB CDC and QEMU's UART models have none.
         let baud = match &board.kind {
-            BoardKind::Probe(p) if !p.serial.native_usb => Some(p.serial.baud),
-            _ => None,
+            BoardKind::Probe(p) => p.serial().filter(|s| !s.native_usb).map(|s| s.baud),
+            BoardKind::Qemu(_) => None,
         };
         Self {
             board,
@@ -209,7 +209,9 @@ const SETTLE: Duration = Duration::from_secs(2);
 const DRAIN_MAX: Duration = Duration::from_secs(3);
 const DRAIN_IDLE: Duration = Duration::from_millis(300);
 
-async fn run_on<'t>(
+/// One run on `backend` (what [`run_with`] does once it has made the board's backend):
+/// capture into `capture`, judge with `listener`. Tests run it on doubles.
+pub async fn run_on<'t>(
     mut backend: impl Backend,
     firmware: &'t Firmware,
     opts: &RunOptions,

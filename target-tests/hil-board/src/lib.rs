@@ -36,6 +36,11 @@
 //! - `rpi-pico`: RP2040 (Cortex-M0+) at 125 MHz; UART0 to a Debug Probe;
 //! - `rpi-pico-usb`: RP2040 at 125 MHz; its own USB port, a CDC-ACM serial port.
 //!
+//! With the feature `rtt` (real boards), the serial link is RTT up-channel 0
+//! instead of the UART (module `rtt`: a control block laid out as defmt-rtt's,
+//! read by the host through the debug probe), and [`NAME`] is the board file
+//! `boards/NAME-rtt.toml`'s name: `nrf52840-dk` with `rtt` is `nrf52840-dk-rtt`.
+//!
 //! Serial links run at 115200 8N1. Each real board keeps its serial driver in
 //! a static; a write that finds the driver busy (a panic in the middle of a
 //! write, whose handler flushes the queue) drops its bytes instead of
@@ -75,6 +80,10 @@ mod qemu;
 mod driver_cell;
 #[cfg(all(hil_board, not(feature = "emulated")))]
 mod probe;
+#[cfg(all(hil_board, feature = "rtt"))]
+mod rtt;
+#[cfg(all(feature = "rtt", feature = "emulated"))]
+compile_error!("hil-board: the `rtt` feature is for real boards (QEMU has no RTT reader)");
 #[cfg(all(hil_board, any(feature = "rpi-pico", feature = "rpi-pico-usb")))]
 mod rp2040;
 
@@ -139,9 +148,17 @@ mod rpi_pico_usb;
 use rpi_pico_usb as board;
 
 #[cfg(hil_board)]
-pub use board::{exit, init, uart_write, CORE_CLOCK_HZ, NAME};
+pub use board::{exit, init, CORE_CLOCK_HZ};
+#[cfg(all(hil_board, not(feature = "rtt")))]
+pub use board::{uart_write, NAME};
+/// The board's name, as in `boards/NAME.toml`: the board's RTT variant's.
+#[cfg(all(hil_board, feature = "rtt"))]
+pub const NAME: &str = env!("HIL_BOARD_NAME");
 #[cfg(hil_board)]
 pub use delay::{wait_ms, EXIT_GRACE_MS};
+/// The serial link: RTT up-channel 0.
+#[cfg(all(hil_board, feature = "rtt"))]
+pub use rtt::write as uart_write;
 // The emulated board's interrupt drain of UART0.
 #[cfg(all(hil_board, feature = "lm3s6965evb", feature = "irq-drain"))]
 pub use lm3s6965evb::irq_drain;

@@ -46,7 +46,7 @@ pub(super) fn watch(
             }
         }
         match status.and_then(|s| access::target_end(ctl.as_mut(), &s)) {
-            Ok(None) => std::thread::sleep(POLL_INTERVAL),
+            Ok(None) => ctl.idle(POLL_INTERVAL),
             Ok(Some(end)) => break end,
             Err(e) => {
                 break TargetEnd::Killed {
