@@ -129,9 +129,9 @@ fn a_board_file_may_log_over_rtt_without_a_serial_table() {
 async fn a_ring_buffer_smaller_than_the_log_wraps_and_every_byte_arrives_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let board = rtt_board(dir.path(), "wraps-rtt");
-    let log = pattern(5000);
+    let log = pattern(1000);
     let mut chip = Scripted::new(&[exit(0)]);
-    // 16 bytes of ring for 5000 bytes of log: it wraps over 300 times, each read in two halves
+    // 16 bytes of ring for 1000 bytes of log: it wraps over 60 times, each read in two halves
     // when it has; the firmware writes only into space the host has handed back.
     let mut rtt = FakeRtt::new(0x2000_0400, 16, &log);
     rtt.per_poll = 11;
@@ -197,8 +197,10 @@ async fn without_the_symbol_ram_is_scanned_and_the_channel_is_put_in_blocking_mo
     let access = Double::new(&["0483:374b"], chip);
     let mut b = backend(&board, access.clone(), None);
     let mut source = b.start(&elf).await.unwrap();
-    let bytes = tokio::task::spawn_blocking(move || drain(source.as_mut()))
+    let bytes = tokio::task::spawn_blocking(move || drain(source.as_mut()));
+    let bytes = tokio::time::timeout(Duration::from_secs(30), bytes)
         .await
+        .expect("the source closes (hang guard)")
         .unwrap();
     assert_eq!(bytes, log);
     assert_eq!(

@@ -133,6 +133,8 @@ mod nucleo_f401re;
 use nucleo_f401re as board;
 
 #[cfg(all(hil_board, feature = "nrf52840-dk"))]
+// With `rtt` its UART is set up but the log goes to RTT.
+#[cfg_attr(feature = "rtt", allow(dead_code))]
 mod nrf52840_dk;
 #[cfg(all(hil_board, feature = "nrf52840-dk"))]
 use nrf52840_dk as board;
