@@ -125,6 +125,32 @@ fn a_board_file_may_log_over_rtt_without_a_serial_table() {
     assert_eq!(p.serial(), None);
 }
 
+#[test]
+fn a_bad_log_value_or_a_missing_serial_table_is_an_error_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "log = \"uart\"\n",
+            "field `log`: \"uart\" is not a log source",
+        ),
+        (
+            "log = \"serial\"\n",
+            "field `serial`: a probe board needs a [serial] table",
+        ),
+        ("", "field `serial`: a probe board needs a [serial] table"),
+    ];
+    for (log, expected) in cases {
+        let toml = format!(
+            "name = \"bad\"\nkind = \"probe\"\ntarget = \"thumbv7em-none-eabihf\"\n\
+             feature = \"bad\"\nmemory = \"bad.memory.x\"\n{log}\n[probe]\nchip = \"STM32F401RETx\"\n"
+        );
+        let path = board_file(dir.path(), "bad", &toml, NUCLEO_MEMORY);
+        let e = Board::load(&path).unwrap_err().to_string();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains(expected), "{log:?}: {e}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ring_buffer_smaller_than_the_log_wraps_and_every_byte_arrives_in_order() {
     let dir = tempfile::tempdir().unwrap();
