@@ -251,7 +251,10 @@ impl TargetControl for Scripted {
         Ok(self.memory.get(&address).copied().unwrap_or(0))
     }
     fn write_word(&mut self, address: u32, value: u32) -> Result<(), ProbeError> {
-        assert_eq!(address % 4, 0, "unaligned word write at {address:#x}");
+        assert!(
+            address.is_multiple_of(4),
+            "unaligned word write at {address:#x}"
+        );
         self.push(format!("write {address:#x} {value:#x}"));
         self.memory.insert(address, value);
         Ok(())

@@ -186,7 +186,7 @@ fn scan(ctl: &mut dyn TargetControl, ram: &[Range<u32>]) -> Result<Option<u32>, 
             let hit = bytes
                 .windows(CONTROL_BLOCK_ID.len())
                 .enumerate()
-                .find(|(i, w)| (at + *i as u32) % 4 == 0 && *w == CONTROL_BLOCK_ID);
+                .find(|(i, w)| (at + *i as u32).is_multiple_of(4) && *w == CONTROL_BLOCK_ID);
             if let Some((i, _)) = hit {
                 return Ok(Some(at + i as u32));
             }
