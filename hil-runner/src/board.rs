@@ -6,7 +6,8 @@
 //! one file. The first found wins, so a project overrides a built-in board.
 //!
 //! Emulated boards (`kind = "qemu"`) have a `[qemu]` table; real boards
-//! (`kind = "probe"`) have `[probe]` and `[serial]` tables, see [`probe`].
+//! (`kind = "probe"`) have `[probe]` and `[serial]` tables (no `[serial]` with
+//! `log = "rtt"`: the log read over RTT through the probe), see [`probe`].
 //! [`memory_x`] reads a board's linker memory layout and [`verify`] checks a
 //! board against probe-rs's chip registry and the firmware built for it.
 
@@ -16,7 +17,7 @@ pub mod memory_x;
 pub mod probe;
 pub mod verify;
 
-pub use probe::{ProbeBoard, SerialPortSpec, SerialSettings, UsbId, WireProtocol};
+pub use probe::{LogSource, ProbeBoard, SerialPortSpec, SerialSettings, UsbId, WireProtocol};
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -85,6 +86,8 @@ struct RawBoard {
     qemu: Option<RawQemu>,
     probe: Option<probe::RawProbe>,
     serial: Option<probe::RawSerial>,
+    /// Where a probe board's log comes from: `serial` (default) or `rtt`.
+    log: Option<String>,
     #[serde(default)]
     checks: checks::RawChecks,
 }
@@ -548,6 +551,13 @@ impl RawBoard {
                 if self.serial.is_some() {
                     return Err(field("serial", "a qemu board has no [serial] table".into()));
                 }
+                if self.log.is_some() {
+                    return Err(field(
+                        "log",
+                        "a qemu board logs through its emulated UART; `log` is for probe boards"
+                            .into(),
+                    ));
+                }
                 match self.qemu {
                     Some(q) if !q.machine.is_empty() => BoardKind::Qemu(QemuBoard {
                         machine: q.machine,
@@ -562,24 +572,18 @@ impl RawBoard {
                 if self.qemu.is_some() {
                     return Err(field("qemu", "a probe board has no [qemu] table".into()));
                 }
-                let (p, serial) = match (self.probe, self.serial) {
-                    (Some(p), Some(serial)) => (p, serial),
-                    (None, _) => {
-                        return Err(field("probe", "a probe board needs a [probe] table".into()))
-                    }
-                    (_, None) => {
-                        return Err(field(
-                            "serial",
-                            "a probe board needs a [serial] table".into(),
-                        ))
-                    }
+                let Some(p) = self.probe else {
+                    return Err(field("probe", "a probe board needs a [probe] table".into()));
                 };
-                BoardKind::Probe(probe::validate(p, serial).map_err(|(f, m)| field(f, m))?)
+                BoardKind::Probe(
+                    probe::validate(p, self.serial, self.log.as_deref())
+                        .map_err(|(f, m)| field(f, m))?,
+                )
             }
             other => return Err(field("kind", format!("{other:?} is not `qemu` or `probe`"))),
         };
         let baud = match &kind {
-            BoardKind::Probe(p) => Some(p.serial.baud),
+            BoardKind::Probe(p) => p.serial().map(|s| s.baud),
             BoardKind::Qemu(_) => None,
         };
         let checks = self.checks.validate(baud).map_err(|(f, m)| field(f, m))?;

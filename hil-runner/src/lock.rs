@@ -84,7 +84,11 @@ pub fn resources(board: &Board) -> Vec<(String, String)> {
             "the only debug probe attached".to_owned(),
         ),
     };
-    let port = match &p.serial.port {
+    // A board that logs over RTT reads through its probe only.
+    let Some(serial) = p.serial() else {
+        return vec![probe];
+    };
+    let port = match &serial.port {
         SerialPortSpec::Path(path) => {
             let resolved = std::fs::canonicalize(path)
                 .map(|p| p.display().to_string())

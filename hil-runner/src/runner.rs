@@ -177,7 +177,9 @@ const SETTLE: Duration = Duration::from_secs(2);
 const DRAIN_MAX: Duration = Duration::from_secs(3);
 const DRAIN_IDLE: Duration = Duration::from_millis(300);
 
-async fn run_on<'t>(
+/// One run on `backend` (what [`run_with`] does once it has made the board's backend):
+/// capture into `capture`, judge with `listener`. Tests run it on doubles.
+pub async fn run_on<'t>(
     mut backend: impl Backend,
     firmware: &'t Firmware,
     opts: &RunOptions,

@@ -28,14 +28,14 @@ fn the_repository_probe_boards_load_with_their_chip_probe_and_serial_port() {
         ("STM32F401RETx", None)
     );
     assert!(
-        matches!(&p.serial.port, SerialPortSpec::Path(g) if g.starts_with("/dev/serial/by-id/"))
+        matches!(&p.serial().unwrap().port, SerialPortSpec::Path(g) if g.starts_with("/dev/serial/by-id/"))
     );
-    assert!(!p.serial.native_usb);
+    assert!(!p.serial().unwrap().native_usb);
     let pico_usb = Board::find("rpi-pico-usb").unwrap();
     let p = probe(&pico_usb);
-    assert!(p.serial.native_usb);
+    assert!(p.serial().unwrap().native_usb);
     assert_eq!(
-        p.serial.port,
+        p.serial().unwrap().port,
         SerialPortSpec::Usb("1209:0001:hil-rpi-pico-usb".parse().unwrap())
     );
     assert_eq!(pico_usb.memory, dir.join("rpi-pico.memory.x"));

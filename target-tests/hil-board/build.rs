@@ -7,6 +7,8 @@
 //! search path, where cortex-m-rt's `link.x` includes it, and the `hil_board`
 //! cfg is set. With no board, or several, the crate fails to compile with a
 //! `compile_error!`. On ARMv6-M targets the `hil_armv6m` cfg is set too.
+//! With the `rtt` feature the board file is `NAME-rtt.toml` (the board's RTT
+//! variant); `HIL_BOARD_NAME` is set to the board file's name either way.
 
 use std::{
     env, fs,
@@ -77,7 +79,14 @@ fn main() {
             let manifest_dir =
                 PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
             let boards_dir = manifest_dir.join("../../boards");
-            let board_file = boards_dir.join(format!("{board}.toml"));
+            // With `rtt` the board's RTT variant: its own board file, the same memory layout.
+            let name = if env::var_os("CARGO_FEATURE_RTT").is_some() {
+                format!("{board}-rtt")
+            } else {
+                (*board).to_owned()
+            };
+            println!("cargo::rustc-env=HIL_BOARD_NAME={name}");
+            let board_file = boards_dir.join(format!("{name}.toml"));
             println!("cargo::rerun-if-changed={}", board_file.display());
             let memory_x = boards_dir.join(memory_file_of(&board_file));
             println!("cargo::rerun-if-changed={}", memory_x.display());

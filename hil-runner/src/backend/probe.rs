@@ -13,6 +13,10 @@
 //! the core resumes; [`Backend::stop`] halts a core still running. Bytes
 //! before the boot marker are discarded and counted ([`BootGate`]).
 //!
+//! A board with `log = "rtt"` opens no serial port: its log is RTT up-channel
+//! 0, read through the same session while the watcher watches the core
+//! ([`rtt_source`]); every RTT byte is the run's, so nothing is discarded.
+//!
 //! **The board after a run.** The core is left halted: the session is not
 //! closed but parked ([`Sessions`]) for the next run in this process, and
 //! never closed at all, because closing a probe-rs session clears
@@ -22,8 +26,11 @@
 
 pub mod access;
 pub mod listing;
+mod log_source;
 pub mod progress;
 pub mod real;
+pub mod rtt;
+pub mod rtt_source;
 mod sessions;
 mod trace;
 mod watch;
@@ -39,15 +46,17 @@ pub use access::{
     Answered, AttachOptions, CoreRegister, CoreStatus, FaultCause, FaultRegisters, HaltCause,
     ProbeAccess, ProbeError, ProbeInfo, Semihosting, TargetControl,
 };
+use log_source::Log;
 use progress::FlashBars;
+use rtt::RttLocation;
+pub use rtt_source::RTT_ATTACH_DEADLINE;
 pub use sessions::Sessions;
 use sessions::{image_digest, Parked};
 use watch::{watch, Console};
 
 use super::{Backend, BackendError, TargetEnd};
-use crate::board::{Board, ProbeBoard, UsbId};
-use crate::boot_gate::BootGate;
-use crate::serial_port::{self, PortSource, SerialRoots};
+use crate::board::{Board, LogSource, ProbeBoard, UsbId};
+use crate::serial_port::{self, SerialRoots};
 use crate::source::ByteSource;
 
 /// Where Linux lists USB devices; without it no probe can be attached.
@@ -136,6 +145,7 @@ pub struct ProbeBackend {
     bring_up_deadline: Duration,
     /// The transport's queue, read by the watcher when the core stops.
     queue_image: crate::recover::ImageSlot,
+    rtt_deadline: Duration,
 }
 
 /// The longest attach, flash and start may take before the run is an error (a wedged probe).
@@ -174,7 +184,14 @@ impl ProbeBackend {
             output: Arc::default(),
             bring_up_deadline: BRING_UP_DEADLINE,
             queue_image: Arc::default(),
+            rtt_deadline: RTT_ATTACH_DEADLINE,
         }
+    }
+
+    /// How long an RTT control block is looked for (`log = "rtt"`; default [`RTT_ATTACH_DEADLINE`]).
+    pub fn with_rtt_attach_deadline(mut self, deadline: Duration) -> Self {
+        self.rtt_deadline = deadline;
+        self
     }
 
     /// How long attach, flash and start may take (default [`BRING_UP_DEADLINE`]).
@@ -230,22 +247,13 @@ impl ProbeBackend {
         }
     }
 
-    fn serial_error(&self, e: impl ToString) -> BackendError {
-        BackendError::Serial {
-            what: format!(
-                "the serial port of board {} ({})",
-                self.board.name, self.probe.serial.port
-            ),
-            message: e.to_string(),
-        }
-    }
-
     /// Attach (or take the parked session), flash (unless the image is already there and
     /// reuse is asked for), reset and run, on a blocking thread; a probe-rs panic becomes an error.
     async fn bring_up(
         &self,
         probe: ProbeInfo,
         elf: &Path,
+        rtt_block: Option<u32>,
     ) -> Result<(Box<dyn TargetControl>, Option<u64>), BackendError> {
         let access = self.access.clone();
         let options = access::AttachOptions::of(&self.probe);
@@ -277,6 +285,12 @@ impl ProbeBackend {
                 let flashed = ctl.flash(&elf, &mut |event| bars.event(event));
                 eprintln!("hil: flash {} to {chip}: {}", elf.display(), bars.summary());
                 flashed?;
+            }
+            if let Some(at) = rtt_block {
+                // The block the last run left in RAM must not be read as this run's.
+                if let Err(e) = rtt::clear_id(ctl.as_mut(), at) {
+                    tracing::warn!("cannot clear the RTT control block id at {at:#010x}: {e}");
+                }
             }
             ctl.reset_and_run()?;
             Ok((ctl, digest))
@@ -343,32 +357,16 @@ impl Backend for ProbeBackend {
         }?;
         tracing::debug!(probe = %chosen, "debug probe selected");
 
-        let serial = self.probe.serial.clone();
-        let roots = self.roots.clone();
-        let opened = tokio::task::spawn_blocking(move || {
-            serial_port::open(&serial.port, serial.baud, &roots)
-        })
-        .await
-        .expect("serial open task panicked");
-        let port = match opened {
-            Ok(port) => Some(port),
-            // The target's own USB port appears only once its firmware runs.
-            Err(e) if self.probe.serial.native_usb => {
-                tracing::debug!("native USB port not there before the reset: {e}");
-                None
-            }
-            Err(e) => return Err(self.serial_error(e)),
+        let log = match &self.probe.log {
+            LogSource::Serial(serial) => Log::Port(serial.clone(), self.open_port(serial).await?),
+            LogSource::Rtt => Log::Rtt(RttLocation::of(elf, &self.probe.chip)),
         };
-
-        let (ctl, flashed) = self.bring_up(chosen.clone(), elf).await?;
-        let source = PortSource::new(
-            self.probe.serial.port.clone(),
-            self.probe.serial.baud,
-            self.roots.clone(),
-            self.probe.serial.native_usb,
-            port,
-        )
-        .with_reappear_timeout(self.reappear);
+        let rtt_block = match &log {
+            Log::Rtt(location) => location.symbol,
+            Log::Port(..) => None,
+        };
+        let (ctl, flashed) = self.bring_up(chosen.clone(), elf, rtt_block).await?;
+        let (ctl, source, returned) = self.log_source(ctl, log);
 
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = oneshot::channel();
@@ -386,7 +384,17 @@ impl Backend for ProbeBackend {
                 }),
                 image: self.queue_image.clone(),
             };
-            tokio::task::spawn_blocking(move || watch(ctl, stop, tx, console))
+            tokio::task::spawn_blocking(move || {
+                let ctl = watch(ctl, stop, tx, console);
+                match returned {
+                    // The RTT pump hands its session back when dropped.
+                    Some(returned) => {
+                        drop(ctl);
+                        returned.take().expect("the pump returns its session")
+                    }
+                    None => ctl,
+                }
+            })
         };
         self.watcher = Some(Watcher {
             stop,
@@ -395,14 +403,7 @@ impl Backend for ProbeBackend {
             probe: chosen,
             flashed,
         });
-        Ok(match self.boot_index {
-            Some(index) => {
-                let gate = BootGate::new(source, index);
-                self.discarded = gate.discarded();
-                Box::new(gate)
-            }
-            None => Box::new(source),
-        })
+        Ok(source)
     }
 
     async fn ended(&mut self) -> TargetEnd {

@@ -63,6 +63,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../boards/netduinoplus2.toml"),
     ),
     (
+        "nrf52840-dk-rtt.toml",
+        include_str!("../../../boards/nrf52840-dk-rtt.toml"),
+    ),
+    (
         "nrf52840-dk.memory.x",
         include_str!("../../../boards/nrf52840-dk.memory.x"),
     ),

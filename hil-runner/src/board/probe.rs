@@ -15,6 +15,10 @@
 //! baud = 115200
 //! native_usb = false            # the port is the target's own USB CDC (vanishes on reset)
 //! ```
+//!
+//! The top-level `log` field says where the firmware's defmt frames come
+//! from: `"serial"` (the default: the `[serial]` port) or `"rtt"` (RTT
+//! up-channel 0, read through the debug probe; no `[serial]` table needed).
 
 use std::fmt;
 use std::str::FromStr;
@@ -68,8 +72,37 @@ pub struct ProbeBoard {
     pub protocol: Option<WireProtocol>,
     /// Let probe-rs erase the whole chip to unlock it (`probe.allow_erase_all`).
     pub allow_erase_all: bool,
-    /// The serial port the firmware logs to.
-    pub serial: SerialSettings,
+    /// Where the firmware's defmt frames are read from (`log`, with `[serial]`).
+    pub log: LogSource,
+}
+
+impl ProbeBoard {
+    /// The serial port the firmware logs to; `None` when it logs over RTT.
+    pub fn serial(&self) -> Option<&SerialSettings> {
+        match &self.log {
+            LogSource::Serial(serial) => Some(serial),
+            LogSource::Rtt => None,
+        }
+    }
+}
+
+/// Where a real board's log comes from: the board file's `log` field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    /// `log = "serial"` (the default): the `[serial]` port.
+    Serial(SerialSettings),
+    /// `log = "rtt"`: RTT up-channel 0 (defmt-rtt's channel), read through the debug probe.
+    Rtt,
+}
+
+impl LogSource {
+    /// The value of `log` that selects it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Serial(_) => "serial",
+            Self::Rtt => "rtt",
+        }
+    }
 }
 
 /// The debug wire protocol.
@@ -243,10 +276,11 @@ pub fn chip_target(name: &str) -> Result<probe_rs::Target, String> {
     }
 }
 
-/// Validate `[probe]` and `[serial]`; an error is the field and what is wrong with it.
+/// Validate `[probe]`, `[serial]` and `log`; an error is the field and what is wrong with it.
 pub(super) fn validate(
     probe: RawProbe,
-    serial: RawSerial,
+    serial: Option<RawSerial>,
+    log: Option<&str>,
 ) -> Result<ProbeBoard, (&'static str, String)> {
     if probe.chip.is_empty() {
         return Err(("probe.chip", "must name a probe-rs chip".into()));
@@ -276,6 +310,38 @@ pub(super) fn validate(
             ))
         }
     };
+    let serial = serial.map(validate_serial).transpose()?;
+    let log = match (log.unwrap_or("serial"), serial) {
+        ("serial", Some(serial)) => LogSource::Serial(serial),
+        ("serial", None) => {
+            return Err((
+                "serial",
+                "a probe board needs a [serial] table (or `log = \"rtt\"`: the log over RTT)"
+                    .into(),
+            ))
+        }
+        // A [serial] table is checked but not used: switching `log` back needs no other edit.
+        ("rtt", _) => LogSource::Rtt,
+        (other, _) => {
+            return Err((
+                "log",
+                format!("{other:?} is not a log source: write \"serial\" or \"rtt\""),
+            ))
+        }
+    };
+    Ok(ProbeBoard {
+        chip: probe.chip,
+        selector,
+        connect_under_reset: probe.connect_under_reset,
+        speed_khz: probe.speed,
+        protocol,
+        allow_erase_all: probe.allow_erase_all,
+        log,
+    })
+}
+
+/// Validate `[serial]`.
+fn validate_serial(serial: RawSerial) -> Result<SerialSettings, (&'static str, String)> {
     let port = match (serial.port, serial.usb) {
         (Some(_), Some(_)) => {
             return Err((
@@ -316,17 +382,9 @@ pub(super) fn validate(
     if serial.baud == 0 {
         return Err(("serial.baud", "must be a positive baud rate".into()));
     }
-    Ok(ProbeBoard {
-        chip: probe.chip,
-        selector,
-        connect_under_reset: probe.connect_under_reset,
-        speed_khz: probe.speed,
-        protocol,
-        allow_erase_all: probe.allow_erase_all,
-        serial: SerialSettings {
-            port,
-            baud: serial.baud,
-            native_usb: serial.native_usb,
-        },
+    Ok(SerialSettings {
+        port,
+        baud: serial.baud,
+        native_usb: serial.native_usb,
     })
 }

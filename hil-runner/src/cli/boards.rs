@@ -43,12 +43,17 @@ impl Cmd {
                 BoardKind::Qemu(q) => format!("qemu ({})", q.machine),
                 BoardKind::Probe(p) => format!("probe ({})", p.chip),
             };
+            let log = match &b.kind {
+                BoardKind::Qemu(_) => "serial",
+                BoardKind::Probe(p) => p.log.name(),
+            };
             println!(
-                "{:<16} {:<11} {:<26} {:<22} {:<14} {}",
+                "{:<16} {:<11} {:<26} {:<22} {:<6} {:<14} {}",
                 b.name,
                 b.core,
                 b.target,
                 kind,
+                log,
                 b.origin.to_string(),
                 b.description
             );

@@ -75,8 +75,8 @@ impl RunOptions {
         let capture = default_capture_path(&board.name, &elf);
         // A real UART has a line rate; USB CDC and QEMU's UART models have none.
         let baud = match &board.kind {
-            BoardKind::Probe(p) if !p.serial.native_usb => Some(p.serial.baud),
-            _ => None,
+            BoardKind::Probe(p) => p.serial().filter(|s| !s.native_usb).map(|s| s.baud),
+            BoardKind::Qemu(_) => None,
         };
         Self {
             board,

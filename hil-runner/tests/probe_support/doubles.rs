@@ -37,6 +37,108 @@ pub struct Scripted {
     /// The core's state now.
     pub now: CoreStatus,
     resets: usize,
+    /// Firmware that logs through an RTT control block in `memory` (defmt-rtt's layout).
+    pub rtt: Option<FakeRtt>,
+}
+
+/// An RTT control block the scripted firmware sets up in fake memory and writes its log
+/// into, as defmt-rtt does: the block appears `appears_after` status polls after the
+/// reset (the firmware's init), then each poll of the running core writes up to
+/// `per_poll` bytes of `pending` into the ring buffer, only into space the host has
+/// freed (blocking mode); the script's next status comes only once `pending` is written.
+#[derive(Debug, Clone)]
+pub struct FakeRtt {
+    pub control_block: u32,
+    pub buffer: u32,
+    pub size: u32,
+    pub pending: VecDeque<u8>,
+    pub per_poll: usize,
+    pub appears_after: usize,
+    polls: usize,
+    ready: bool,
+}
+
+impl FakeRtt {
+    /// A block at `control_block` with a `size`-byte ring buffer right after it, that will write `log`.
+    pub fn new(control_block: u32, size: u32, log: &[u8]) -> Self {
+        Self {
+            control_block,
+            buffer: control_block + 0x100,
+            size,
+            pending: log.iter().copied().collect(),
+            per_poll: size as usize,
+            appears_after: 2,
+            polls: 0,
+            ready: false,
+        }
+    }
+
+    /// The descriptor of up channel 0.
+    pub fn descriptor(&self) -> u32 {
+        self.control_block + 24
+    }
+}
+
+/// Little-endian words of `bytes` (zero-padded) into `memory` from `address` (word-aligned).
+pub fn poke(memory: &mut HashMap<u32, u32>, address: u32, bytes: &[u8]) {
+    for (i, chunk) in bytes.chunks(4).enumerate() {
+        let mut word = [0; 4];
+        word[..chunk.len()].copy_from_slice(chunk);
+        memory.insert(address + 4 * i as u32, u32::from_le_bytes(word));
+    }
+}
+
+impl Scripted {
+    /// The firmware's side of RTT on one poll of the running core; whether it still has
+    /// log to write (the script waits for it).
+    fn run_rtt(&mut self) -> bool {
+        let Some(rtt) = self.rtt.as_mut() else {
+            return false;
+        };
+        rtt.polls += 1;
+        if !rtt.ready {
+            if rtt.polls <= rtt.appears_after {
+                return true;
+            }
+            let mut block = b"SEGGER RTT\0\0\0\0\0\0".to_vec();
+            block.extend(
+                [
+                    1u32,
+                    0,
+                    rtt.control_block + 0xF0,
+                    rtt.buffer,
+                    rtt.size,
+                    0,
+                    0,
+                    1,
+                ]
+                .iter()
+                .flat_map(|w| w.to_le_bytes()),
+            );
+            poke(&mut self.memory, rtt.control_block, &block);
+            poke(&mut self.memory, rtt.control_block + 0xF0, b"defmt\0");
+            rtt.ready = true;
+        }
+        let d = rtt.descriptor();
+        let mut write = self.memory.get(&(d + 12)).copied().unwrap_or(0);
+        let read = self.memory.get(&(d + 16)).copied().unwrap_or(0);
+        let mut budget = rtt.per_poll;
+        while budget > 0 && !rtt.pending.is_empty() {
+            let next = (write + 1) % rtt.size;
+            if next == read {
+                break; // full: wait for the host
+            }
+            let byte = rtt.pending.pop_front().unwrap();
+            let at = rtt.buffer + write;
+            let word = self.memory.entry(at & !3).or_insert(0);
+            let shift = 8 * (at & 3);
+            *word = (*word & !(0xFF << shift)) | (u32::from(byte) << shift);
+            write = next;
+            budget -= 1;
+        }
+        self.memory.insert(d + 12, write);
+        !rtt.pending.is_empty()
+    }
 }
 
 impl Scripted {
@@ -53,6 +155,7 @@ impl Scripted {
             log: Log::default(),
             now: CoreStatus::Running,
             resets: 0,
+            rtt: None,
         }
     }
 
@@ -114,6 +217,10 @@ impl TargetControl for Scripted {
         if self.halted() {
             return Ok(self.now.clone());
         }
+        if self.run_rtt() {
+            self.now = CoreStatus::Running;
+            return Ok(CoreStatus::Running);
+        }
         let next = if self.statuses.len() > 1 {
             self.statuses.pop_front().unwrap()
         } else {
@@ -142,6 +249,15 @@ impl TargetControl for Scripted {
     }
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError> {
         Ok(self.memory.get(&address).copied().unwrap_or(0))
+    }
+    fn write_word(&mut self, address: u32, value: u32) -> Result<(), ProbeError> {
+        assert!(
+            address.is_multiple_of(4),
+            "unaligned word write at {address:#x}"
+        );
+        self.push(format!("write {address:#x} {value:#x}"));
+        self.memory.insert(address, value);
+        Ok(())
     }
     fn halt(&mut self) -> Result<(), ProbeError> {
         if !self.halted() {

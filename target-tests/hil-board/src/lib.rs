@@ -39,6 +39,11 @@
 //! With the `irq-drain` feature (lm3s6965evb, netduinoplus2, nucleo-f401re),
 //! `irq_drain` drains the log queue from the serial port's TX interrupt.
 //!
+//! With the feature `rtt` (real boards), the serial link is RTT up-channel 0
+//! instead of the UART (module `rtt`: a control block laid out as defmt-rtt's,
+//! read by the host through the debug probe), and [`NAME`] is the board file
+//! `boards/NAME-rtt.toml`'s name: `nrf52840-dk` with `rtt` is `nrf52840-dk-rtt`.
+//!
 //! Serial links run at 115200 8N1. Each real board keeps its serial driver in
 //! a static; a write that finds the driver busy (a panic in the middle of a
 //! write, whose handler flushes the queue) drops its bytes instead of
@@ -84,6 +89,10 @@ mod qemu;
 mod driver_cell;
 #[cfg(all(hil_board, not(feature = "emulated")))]
 mod probe;
+#[cfg(all(hil_board, feature = "rtt"))]
+mod rtt;
+#[cfg(all(feature = "rtt", feature = "emulated"))]
+compile_error!("hil-board: the `rtt` feature is for real boards (QEMU has no RTT reader)");
 #[cfg(all(hil_board, any(feature = "rpi-pico", feature = "rpi-pico-usb")))]
 mod rp2040;
 // The STM32F4 USART: the emulated netduinoplus2's serial port, and the
@@ -143,6 +152,8 @@ mod nucleo_f401re;
 use nucleo_f401re as board;
 
 #[cfg(all(hil_board, feature = "nrf52840-dk"))]
+// With `rtt` its UART is set up but the log goes to RTT.
+#[cfg_attr(feature = "rtt", allow(dead_code))]
 mod nrf52840_dk;
 #[cfg(all(hil_board, feature = "nrf52840-dk"))]
 use nrf52840_dk as board;
@@ -158,9 +169,17 @@ mod rpi_pico_usb;
 use rpi_pico_usb as board;
 
 #[cfg(hil_board)]
-pub use board::{exit, init, uart_write, CORE_CLOCK_HZ, NAME};
+pub use board::{exit, init, CORE_CLOCK_HZ};
+#[cfg(all(hil_board, not(feature = "rtt")))]
+pub use board::{uart_write, NAME};
+/// The board's name, as in `boards/NAME.toml`: the board's RTT variant's.
+#[cfg(all(hil_board, feature = "rtt"))]
+pub const NAME: &str = env!("HIL_BOARD_NAME");
 #[cfg(hil_board)]
 pub use delay::{wait_ms, EXIT_GRACE_MS};
+/// The serial link: RTT up-channel 0.
+#[cfg(all(hil_board, feature = "rtt"))]
+pub use rtt::write as uart_write;
 // The interrupt drain of the serial port (feature `irq-drain`): lm3s6965evb's
 // UART0 TX interrupt, the STM32F4 USART's TXE interrupt.
 #[cfg(all(hil_board, feature = "lm3s6965evb", feature = "irq-drain"))]

@@ -94,6 +94,27 @@ pub enum ProbeError {
         /// probe-rs's message.
         message: String,
     },
+    /// No RTT control block appeared in the target's RAM (a board with `log = "rtt"`).
+    #[error(
+        "no RTT control block found {looked} within {seconds} s of the start{detail}: does the \
+         firmware log through defmt-rtt (its board file says `log = \"rtt\"`)?"
+    )]
+    RttNotFound {
+        /// Where it was looked for: `at _SEGGER_RTT (0x20000000)`, `in RAM 0x20000000..0x20040000`.
+        looked: String,
+        /// How long it was looked for.
+        seconds: f64,
+        /// What was found instead, if anything (`; at 0x20000000: up channel 0 has size 0`).
+        detail: String,
+    },
+    /// RTT up-channel 0 holds values that cannot be a ring buffer.
+    #[error("RTT up channel 0 (descriptor at {descriptor:#010x}): {message}")]
+    RttChannel {
+        /// Address of the channel's descriptor in the control block.
+        descriptor: u32,
+        /// What is wrong.
+        message: String,
+    },
     /// probe-rs panicked.
     #[error("probe-rs panicked while {action}: {message}")]
     Panicked {
@@ -259,10 +280,6 @@ pub trait TargetControl: Send {
     fn read_register(&mut self, register: CoreRegister) -> Result<u32, ProbeError>;
     /// A 32-bit word of target memory.
     fn read_word(&mut self, address: u32) -> Result<u32, ProbeError>;
-    /// `len` bytes of target memory (the stack, for a trace); default: word by word.
-    fn read_memory(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
-        super::trace::read_by_words(self, address, len)
-    }
     /// Halt the core (stop the test; a locked-up core before its registers are read).
     fn halt(&mut self) -> Result<(), ProbeError>;
     /// Answer the semihosting request the core is halted on, as `probe-rs run` does:
@@ -273,6 +290,34 @@ pub trait TargetControl: Send {
     fn resume(&mut self) -> Result<(), ProbeError>;
     /// Whether the core has the fault status registers (ARMv7-M and ARMv8-M; not ARMv6-M).
     fn has_fault_status(&self) -> bool;
+    /// `len` bytes of target memory from `address` (any alignment; the core may run).
+    /// Default: through [`Self::read_word`].
+    fn read_bytes(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
+        let start = address & !3;
+        let end = u64::from(address) + len as u64;
+        let mut bytes = Vec::with_capacity(len + 8);
+        let mut at = u64::from(start);
+        while at < end {
+            bytes.extend_from_slice(&self.read_word(at as u32)?.to_le_bytes());
+            at += 4;
+        }
+        let skip = (address - start) as usize;
+        Ok(bytes[skip..skip + len].to_vec())
+    }
+    /// Write a 32-bit word of target memory (`address` word-aligned; the core may run).
+    /// Default: refused (a probe access that cannot write memory cannot read RTT).
+    fn write_word(&mut self, address: u32, value: u32) -> Result<(), ProbeError> {
+        let _ = value;
+        Err(ProbeError::Core {
+            action: "write target memory",
+            message: format!("this probe access cannot write memory (at {address:#010x})"),
+        })
+    }
+    /// Wait `interval` between two status polls of a running core (a log read over RTT
+    /// reads its channel meanwhile). Default: sleep.
+    fn idle(&mut self, interval: std::time::Duration) {
+        std::thread::sleep(interval);
+    }
 }
 
 /// The exception number in xPSR's IPSR field.
@@ -363,7 +408,7 @@ impl FaultAccess for Probe<'_> {
     }
 
     fn read_bytes(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
-        self.0.read_memory(address, len)
+        self.0.read_bytes(address, len)
     }
 
     fn has_fault_status(&self) -> bool {

@@ -365,12 +365,18 @@ impl TargetControl for RsTarget {
             .map_err(core_error("read target memory"))
     }
 
-    fn read_memory(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
+    fn read_bytes(&mut self, address: u32, len: usize) -> Result<Vec<u8>, ProbeError> {
         let mut bytes = vec![0; len];
         self.core("read target memory")?
             .read(u64::from(address), &mut bytes)
             .map_err(core_error("read target memory"))?;
         Ok(bytes)
+    }
+
+    fn write_word(&mut self, address: u32, value: u32) -> Result<(), ProbeError> {
+        self.core("write target memory")?
+            .write_word_32(u64::from(address), value)
+            .map_err(core_error("write target memory"))
     }
 
     fn halt(&mut self) -> Result<(), ProbeError> {

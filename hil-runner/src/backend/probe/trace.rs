@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use super::access::{Probe, TargetControl};
-use super::{CoreRegister, FaultCause, ProbeError};
-use crate::backend::fault::{self, FaultAccess};
+use super::FaultCause;
+use crate::backend::fault;
 use crate::backend::TargetEnd;
 
 /// The stack trace of a fault's context (the core halted), added to `end`, read by the code
@@ -22,32 +22,4 @@ pub fn with_stack_trace(ctl: &mut dyn TargetControl, end: TargetEnd, elf: &Path)
         }
     }
     TargetEnd::Fault(regs)
-}
-
-/// A [`TargetControl`] read word by word.
-struct WordReader<'a, T: TargetControl + ?Sized>(&'a mut T);
-
-impl<T: TargetControl + ?Sized> FaultAccess for WordReader<'_, T> {
-    type Error = ProbeError;
-
-    fn read_register(&mut self, register: CoreRegister) -> Result<u32, ProbeError> {
-        self.0.read_register(register)
-    }
-
-    fn read_word(&mut self, address: u32) -> Result<u32, ProbeError> {
-        self.0.read_word(address)
-    }
-
-    fn has_fault_status(&self) -> bool {
-        self.0.has_fault_status()
-    }
-}
-
-/// `len` bytes of memory through [`TargetControl::read_word`] (its default `read_memory`).
-pub(super) fn read_by_words<T: TargetControl + ?Sized>(
-    ctl: &mut T,
-    address: u32,
-    len: usize,
-) -> Result<Vec<u8>, ProbeError> {
-    FaultAccess::read_bytes(&mut WordReader(ctl), address, len)
 }

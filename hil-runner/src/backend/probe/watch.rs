@@ -64,7 +64,7 @@ pub(super) fn watch(
             }
         }
         match status.and_then(|s| access::target_end(ctl.as_mut(), &s)) {
-            Ok(None) => std::thread::sleep(POLL_INTERVAL),
+            Ok(None) => ctl.idle(POLL_INTERVAL),
             Ok(Some(end)) => break trace::with_stack_trace(ctl.as_mut(), end, &console.elf),
             Err(e) => {
                 break TargetEnd::Killed {

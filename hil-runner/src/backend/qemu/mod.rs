@@ -463,7 +463,12 @@ impl Backend for QemuBackend {
         let elf = elf.to_path_buf();
         let queue = self.queue.clone();
         let task = tokio::spawn(async move {
-            let watched = watch::monitor(child, gdb, hardfault, elf, queue, stderr, kill_rx, gone);
+            let target = watch::Watched {
+                hardfault,
+                elf,
+                queue,
+            };
+            let watched = watch::monitor(child, gdb, target, stderr, kill_rx, gone);
             if let Some(end) = watched.await {
                 let _ = end_tx.send(Some(end));
             }

@@ -128,15 +128,24 @@ pub async fn watch_core(
     }
 }
 
+/// What the monitor watches the core for: the HardFault handler's address, the firmware
+/// (its debug info gives a fault's stack trace) and the transport's queue.
+pub struct Watched {
+    /// The HardFault handler's address (the breakpoint).
+    pub hardfault: u32,
+    /// The firmware ELF.
+    pub elf: PathBuf,
+    /// Where the queue is read at the stop.
+    pub queue: QueueWatch,
+}
+
 /// Owns QEMU while the firmware runs: ends it on a fault or a kill, and publishes how it ended.
 ///
 /// A kill first halts the core and reads the transport's queue (within [`HALT_GRACE`]).
 pub async fn monitor(
     mut child: Child,
     gdb: Gdb,
-    hardfault: u32,
-    elf: PathBuf,
-    queue: QueueWatch,
+    watched: Watched,
     stderr: Option<tokio::task::JoinHandle<String>>,
     mut kill: oneshot::Receiver<()>,
     gone: Arc<AtomicBool>,
@@ -144,6 +153,11 @@ pub async fn monitor(
     // The id is gone once the child is reaped: keep it for the messages.
     let pid = child.id();
     let (halt_tx, halt_rx) = oneshot::channel();
+    let Watched {
+        hardfault,
+        elf,
+        queue,
+    } = watched;
     let core = watch_core(gdb, hardfault, elf, &queue, halt_rx);
     tokio::pin!(core);
     let end = tokio::select! {
