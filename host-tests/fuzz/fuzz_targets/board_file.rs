@@ -128,11 +128,14 @@ fn holds_its_invariants(board: &Board, path: &Path, origin: &Origin) {
         BoardKind::Probe(p) => {
             assert!(probe::chip_target(&p.chip).is_ok(), "{board:?}");
             assert_ne!(p.speed_khz, Some(0), "{board:?}");
-            assert!(p.serial.baud > 0, "{board:?}");
-            if let SerialPortSpec::Path(port) = &p.serial.port {
-                assert!(port.starts_with('/'), "{board:?}");
-            }
-            Some(p.serial.baud)
+            // `log = "rtt"`: no serial link, so no line rate.
+            p.serial().map(|serial| {
+                assert!(serial.baud > 0, "{board:?}");
+                if let SerialPortSpec::Path(port) = &serial.port {
+                    assert!(port.starts_with('/'), "{board:?}");
+                }
+                serial.baud
+            })
         }
     };
     if let Some(u) = board.checks.min_line_utilisation {
@@ -196,14 +199,21 @@ fn render(board: &Board) -> String {
             }
             pt.insert("allow_erase_all".into(), Value::Boolean(p.allow_erase_all));
             t.insert("probe".into(), Value::Table(pt));
-            let mut st = Table::new();
-            match &p.serial.port {
-                SerialPortSpec::Path(port) => st.insert("port".into(), s(port)),
-                SerialPortSpec::Usb(id) => st.insert("usb".into(), s(&id.to_string())),
-            };
-            st.insert("baud".into(), Value::Integer(p.serial.baud.into()));
-            st.insert("native_usb".into(), Value::Boolean(p.serial.native_usb));
-            t.insert("serial".into(), Value::Table(st));
+            match p.serial() {
+                Some(serial) => {
+                    let mut st = Table::new();
+                    match &serial.port {
+                        SerialPortSpec::Path(port) => st.insert("port".into(), s(port)),
+                        SerialPortSpec::Usb(id) => st.insert("usb".into(), s(&id.to_string())),
+                    };
+                    st.insert("baud".into(), Value::Integer(serial.baud.into()));
+                    st.insert("native_usb".into(), Value::Boolean(serial.native_usb));
+                    t.insert("serial".into(), Value::Table(st));
+                }
+                None => {
+                    t.insert("log".into(), s("rtt"));
+                }
+            }
         }
     }
     let mut checks = Table::new();
