@@ -28,6 +28,7 @@ const FIELDS: &[&str] = &[
     "core",
     "memory",
     "kind",
+    "log",
     "qemu",
     "qemu.machine",
     "probe",
