@@ -199,14 +199,18 @@ fn predict(firmware: &Firmware, plan: &FaultPlan, clean: &[u8], faulted: &[u8]) 
             if piece.is_empty() {
                 continue;
             }
+            // A piece the decoder accepts (noise that happens to spell a frame: a few random
+            // bytes between two zeros) is a valid frame to the runner too, not a malformed one.
+            if decoder.decode(piece).is_ok() {
+                p.frames += 1;
+                continue;
+            }
             p.piece_offsets.push(offset);
             p.bad_pieces += 1;
             if rzcobs::decode_into(piece, &mut buf).is_ok() {
                 p.rzcobs_valid += 1;
                 p.defmt_valid += u64::from(firmware.table().decode(&buf).is_ok());
             }
-            // A piece identical to a frame the decoder accepts is not garbled.
-            assert!(decoder.decode(piece).is_err(), "a fault left a valid frame");
         }
     }
     p.missing = frames
