@@ -97,6 +97,8 @@ pub struct Results {
     pub board_matrix: Option<matrix::BoardMatrix>,
     /// cargo-mutants' totals, if `mutants.out/outcomes.json` was there.
     pub mutants: Option<mutants::Mutants>,
+    /// The last `hil-bench soak`'s figures, if it left them.
+    pub soak: Option<soak::SoakFigures>,
 }
 
 /// The throughput suite built with one overflow policy.
@@ -301,6 +303,7 @@ fn main() -> anyhow::Result<()> {
         e2e,
         board_matrix,
         mutants: mutants::read(&root),
+        soak: soak::read_last(),
     };
     let dir = root.join("benchmarks");
     std::fs::create_dir_all(&dir)?;

@@ -64,6 +64,7 @@ pub fn render(r: &Results) -> String {
     sections::e2e(w, r);
     sections::policies(w, r);
     sections::board_matrix(w, r);
+    sections::soak(w, r);
     sections::mutation(w, r);
     notes(w);
     md

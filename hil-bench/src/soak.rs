@@ -42,7 +42,7 @@ pub struct SoakArgs {
 }
 
 /// What one soak run measured.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct SoakFigures {
     /// The board.
     pub board: String,
@@ -204,6 +204,40 @@ fn parse_vm_hwm(status: &str) -> Option<u64> {
         .ok()
 }
 
+/// The figures of the last `hil-bench soak` (its `soak.json` in the bench directory), if any.
+pub fn read_last() -> Option<SoakFigures> {
+    let text = std::fs::read_to_string(emulated::bench_dir().join("soak.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The soak section's paragraph of BENCHMARKS.md.
+pub fn paragraph(f: Option<&SoakFigures>) -> String {
+    let how = "`cargo run --release -p hil-bench -- soak` sends 10 million sequence frames \
+               through the emulated link in one run (minutes: not part of the whole bench)";
+    let Some(f) = f else {
+        return format!("{how}. No soak figures were found when this page was generated.");
+    };
+    format!(
+        "{how}. Last soak, {} over the {} path: {} frames sent, {} received, **{} lost** \
+         (missing {}, dropped {}, malformed {}), {} bytes in {:.0} s ({:.0} frames/s on the \
+         link), verdict {}; the runner's peak resident set **{} KiB** ({} KiB before the run).",
+        f.board,
+        f.serial,
+        f.frames_sent,
+        f.seq_frames,
+        f.frames_lost,
+        f.missing,
+        f.dropped_reported,
+        f.malformed,
+        f.bytes,
+        f.seconds,
+        f.frames_per_s,
+        f.verdict,
+        f.vm_hwm_after_kib,
+        f.vm_hwm_before_kib,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     //! Reading the peak resident set.
@@ -217,5 +251,25 @@ mod tests {
         assert_eq!(parse_vm_hwm(status), Some(4242));
         assert_eq!(parse_vm_hwm("VmRSS:\t 4000 kB\n"), None);
         assert!(vm_hwm_kib().unwrap() > 0);
+    }
+
+    #[test]
+    fn the_soak_paragraph_quotes_the_frames_lost_and_the_peak_resident_set_of_soak_json() {
+        let json = r#"{"board":"lm3s6965evb","serial":"pipe","frames_sent":10,"seq_frames":9,
+            "frames":12,"frames_lost":1,"missing":1,"dropped_reported":0,"malformed":0,
+            "bytes":150,"capture_bytes":150,"verdict":"fail","seconds":2.0,
+            "frames_per_s":5.0,"bytes_per_s":75.0,"vm_hwm_before_kib":7000,"vm_hwm_after_kib":9000}"#;
+        let figures: SoakFigures = serde_json::from_str(json).unwrap();
+        let text = paragraph(Some(&figures));
+        for part in [
+            "10 frames sent",
+            "9 received",
+            "**1 lost**",
+            "**9000 KiB**",
+            "verdict fail",
+        ] {
+            assert!(text.contains(part), "{part:?} missing from: {text}");
+        }
+        assert!(paragraph(None).contains("No soak figures"));
     }
 }

@@ -119,6 +119,12 @@ pub fn mutation(w: &mut String, r: &Results) {
     let _ = writeln!(w, "{}\n", mutants::paragraph(r.mutants.as_ref()));
 }
 
+/// The soak section: millions of frames in one run.
+pub fn soak(w: &mut String, r: &Results) {
+    let _ = writeln!(w, "## Soak\n");
+    let _ = writeln!(w, "{}\n", crate::soak::paragraph(r.soak.as_ref()));
+}
+
 pub fn e2e(w: &mut String, r: &Results) {
     let _ = writeln!(w, "## 4. End to end on the emulated board\n");
     let _ = writeln!(
