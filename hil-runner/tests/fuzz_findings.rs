@@ -23,3 +23,18 @@ fn non_ascii_text_outside_the_memory_block_is_ignored() {
     assert_eq!(layout.regions.len(), 1);
     assert_eq!(layout.regions[0].length, 1024);
 }
+
+// board_file: a MEMORY block left open at the end of the text was a syntax error at
+// "line 0" (lines count from 1).
+
+#[test]
+fn a_memory_block_left_open_names_the_line_of_its_last_token() {
+    let text = "/* Arm MPS2 */\nMEMORY\n{\n\n";
+    match MemoryLayout::parse(text) {
+        Err(MemoryXError::Syntax { line, message }) => {
+            assert_eq!(line, 3, "{message}");
+            assert!(message.contains("not closed"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

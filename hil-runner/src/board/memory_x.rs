@@ -78,6 +78,8 @@ impl MemoryLayout {
             .ok_or(MemoryXError::NoMemory)?;
         let mut p = Parser {
             tokens: &tokens[start + 2..],
+            // `MEMORY {` is there: an error past the last token names the last token's line.
+            end_line: tokens.last().map_or(1, |t| t.line),
             pos: 0,
             regions: Vec::new(),
         };
@@ -190,6 +192,8 @@ fn number(word: &str) -> Option<u64> {
 
 struct Parser<'a> {
     tokens: &'a [Token],
+    /// The line of the text's last token.
+    end_line: usize,
     pos: usize,
     regions: Vec<MemoryRegion>,
 }
@@ -199,7 +203,7 @@ impl Parser<'_> {
         self.tokens
             .get(self.pos)
             .or(self.tokens.last())
-            .map_or(0, |t| t.line)
+            .map_or(self.end_line, |t| t.line)
     }
 
     fn peek(&self) -> Option<&Tok> {
