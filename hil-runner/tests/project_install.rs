@@ -30,7 +30,18 @@ impl Installed {
         if let Some(dir) = boards_dir {
             cmd.env("HIL_BOARDS_DIR", dir);
         }
-        cmd.output().expect("the installed runner runs")
+        // A test thread forking while another copies its binary holds the copy's write
+        // descriptor for a moment: exec then fails with ETXTBSY (a Linux race of the tests,
+        // not of the runner). Try again, a bounded number of times.
+        for _ in 0..50 {
+            match cmd.output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other.expect("the installed runner runs"),
+            }
+        }
+        panic!("the installed runner stayed busy (ETXTBSY)")
     }
 }
 
