@@ -296,11 +296,10 @@ struct Snapshot {
     regs: CoreRegisters,
     words: HashMap<u32, u32>,
     missing: Vec<u32>,
-    /// Words the gdbstub refused (outside the machine's memory: a stack pointer past RAM).
-    unreadable_words: HashSet<u32>,
     /// Blocks asked for and not fetched yet: `(address, len)`.
     missing_blocks: Vec<(u32, usize)>,
-    /// Blocks the gdbstub would not read.
+    /// Blocks `(address, len)` the gdbstub would not read (a word is a block of 4: outside
+    /// the machine's memory, e.g. an exception frame past RAM).
     unreadable: HashSet<(u32, usize)>,
     fault_status: bool,
 }
@@ -348,7 +347,7 @@ impl FaultAccess for Snapshot {
     fn read_word(&mut self, address: u32) -> Result<u32, NotRead> {
         match self.words.get(&address) {
             Some(&word) => Ok(word),
-            None if self.unreadable_words.contains(&address) => {
+            None if self.unreadable.contains(&(address, 4)) => {
                 Err(NotRead(format!("memory at {address:#010x} (not mapped)")))
             }
             None => {
@@ -394,7 +393,6 @@ async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters, elf: &Path) -> io::Resul
         missing: Vec::new(),
         missing_blocks: Vec::new(),
         unreadable: HashSet::new(),
-        unreadable_words: HashSet::new(),
         fault_status: false,
     };
     // One read for CPUID and the fault status registers; ARMv6-M has no CFSR..BFAR.
@@ -440,7 +438,7 @@ async fn read_fault(gdb: &mut Gdb, regs: CoreRegisters, elf: &Path) -> io::Resul
                 Ok(word) => snap.add(address, &word),
                 Err(e) if super::gdb::is_refusal(&e) => {
                     tracing::debug!(address, error = %e, "gdbstub refused a read at the fault");
-                    snap.unreadable_words.insert(address);
+                    snap.unreadable.insert((address, 4));
                 }
                 Err(e) => return Err(e),
             }
