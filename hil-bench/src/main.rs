@@ -64,6 +64,8 @@ struct Cli {
 enum Mode {
     /// Millions of frames through the emulated link in one run: peak RSS and frames lost (`soak.rs`).
     Soak(soak::SoakArgs),
+    /// Only section 4: the e2e firmware through every path, against defmt-semihosting (prints the table).
+    E2e,
 }
 
 /// Everything measured, as written to `benchmarks/results.json`.
@@ -146,6 +148,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Mode::Soak(args)) = &cli.mode {
         return soak::main(args).map(drop);
+    }
+    if let Some(Mode::E2e) = &cli.mode {
+        return e2e_only(cli.link_runs);
     }
     let started = Instant::now();
     let machine = machine::describe();
@@ -374,6 +379,33 @@ fn e2e_runs(
         }
     }
     Ok(rows)
+}
+
+/// `hil-bench e2e`: section 4 alone, its rows printed with each ratio to defmt-semihosting.
+fn e2e_only(repeats: u32) -> anyhow::Result<()> {
+    let board = Board::find(DEFAULT_BOARD)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut images = Vec::new();
+    for logger in ["hil", "semihosting"] {
+        images.push((logger, logcost::build_logger(logger)?.e2e));
+    }
+    let rows = e2e_runs(&rt, &board, &images, repeats)?;
+    let rate = |row: &E2eRow| row.run.frames as f64 / row.run.seconds_to_verdict;
+    let anchor = rows
+        .iter()
+        .find(|row| row.logger == "semihosting")
+        .map(rate)
+        .context("no defmt-semihosting run")?;
+    for row in &rows {
+        println!(
+            "{:<12} {:<30} {:>8.0} frames/s to verdict  {:.2}x defmt-semihosting",
+            row.logger,
+            row.path,
+            rate(row),
+            rate(row) / anchor
+        );
+    }
+    Ok(())
 }
 
 /// Announces a step on stderr.

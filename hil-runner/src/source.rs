@@ -119,10 +119,22 @@ impl ByteSource for SocketSource {
 /// nothing the UART wrote before QEMU exited is lost. Open it only once the
 /// writer has it open (for QEMU: once its gdbstub answers), or the first read
 /// sees end of file.
+///
+/// QEMU writes one byte per system call. A reader waiting in `poll` is woken
+/// for each: a wake-up per byte for the emulator, two system calls per byte for
+/// the reader, and the emulated link ran at half the speed of QEMU's stdout.
+/// So after a read that found fewer bytes than the buffer holds (the reader has
+/// caught up) the next one waits [`PIPE_CAUGHT_UP_PAUSE`] first: the bytes
+/// gather in the pipe buffer (64 KiB, 64 MB/s at that pace) while nobody
+/// waits on it, and one read takes them all.
 pub struct PipeSource {
     file: File,
     name: String,
+    caught_up: bool,
 }
+
+/// How long a [`PipeSource`] lets bytes gather after it has caught up with the writer.
+pub const PIPE_CAUGHT_UP_PAUSE: Duration = Duration::from_millis(1);
 
 impl PipeSource {
     /// Open the FIFO at `path` for reading.
@@ -134,6 +146,7 @@ impl PipeSource {
         Ok(Self {
             file,
             name: path.display().to_string(),
+            caught_up: false,
         })
     }
 
@@ -176,12 +189,18 @@ impl PipeSource {
 
 impl ByteSource for PipeSource {
     fn read_some(&mut self, buf: &mut [u8]) -> io::Result<ReadOutcome> {
+        if std::mem::take(&mut self.caught_up) {
+            std::thread::sleep(PIPE_CAUGHT_UP_PAUSE);
+        }
         if !self.wait_readable()? {
             return Ok(ReadOutcome::Idle);
         }
         match self.file.read(buf) {
             Ok(0) => Ok(ReadOutcome::Closed),
-            Ok(n) => Ok(ReadOutcome::Data(n)),
+            Ok(n) => {
+                self.caught_up = n < buf.len();
+                Ok(ReadOutcome::Data(n))
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -196,5 +215,60 @@ impl ByteSource for PipeSource {
 
     fn describe(&self) -> String {
         format!("pipe {}", self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The FIFO source: every byte in order, and few reads when the writer trickles.
+
+    use super::*;
+    use std::io::Write;
+    use std::time::Instant;
+
+    #[test]
+    fn a_pipe_written_a_byte_at_a_time_is_read_in_batches_a_pause_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uart.out");
+        PipeSource::make_fifo(&path).unwrap();
+        // The writer opens it read-write, as QEMU does, so the reader's open never waits.
+        let mut writer = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut source = PipeSource::open(&path).unwrap();
+        let sent: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        let to_send = sent.clone();
+        let started = Instant::now();
+        let writing = std::thread::spawn(move || {
+            for byte in to_send {
+                writer.write_all(&[byte]).unwrap();
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_micros(10) {}
+            }
+            writer
+        });
+        let (mut got, mut reads) = (Vec::new(), 0u32);
+        let mut buf = [0u8; 1 << 16];
+        while got.len() < sent.len() {
+            match source.read_some(&mut buf).unwrap() {
+                ReadOutcome::Data(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    reads += 1;
+                }
+                ReadOutcome::Idle => {}
+                ReadOutcome::Closed => panic!("closed while the writer holds it"),
+            }
+        }
+        let elapsed = started.elapsed();
+        drop(writing.join().unwrap());
+        assert_eq!(got, sent, "every byte, in order");
+        // Each read that caught up is followed by a pause before the next one.
+        let most = elapsed.as_micros() / PIPE_CAUGHT_UP_PAUSE.as_micros() + 2;
+        assert!(
+            u128::from(reads) <= most,
+            "{reads} reads in {elapsed:?}: more than one per {PIPE_CAUGHT_UP_PAUSE:?}"
+        );
     }
 }

@@ -28,6 +28,15 @@ pub struct Entry<'a> {
 
 /// A firmware with exactly these table entries (and `DEFMT_TEST_COUNT` = `defmt_test_count`).
 pub fn firmware(entries: &[Entry<'_>], defmt_test_count: Option<u32>) -> Firmware {
+    firmware_with_timestamp(entries, defmt_test_count, None)
+}
+
+/// [`firmware`] whose frames carry a `defmt::timestamp!` of format `timestamp` (`{=u32:us}`).
+pub fn firmware_with_timestamp(
+    entries: &[Entry<'_>],
+    defmt_test_count: Option<u32>,
+    timestamp: Option<&str>,
+) -> Firmware {
     let entries: serde_json::Map<String, serde_json::Value> = entries
         .iter()
         .map(|e| {
@@ -43,8 +52,18 @@ pub fn firmware(entries: &[Entry<'_>], defmt_test_count: Option<u32>) -> Firmwar
             (e.index.to_string(), entry)
         })
         .collect();
+    let timestamp = timestamp.map(|format| {
+        let raw = serde_json::json!({
+            "package": "host-tests", "tag": "defmt_timestamp", "data": format,
+            "disambiguator": "1", "crate_name": "synthetic"
+        });
+        serde_json::json!({
+            "string": { "tag": "Timestamp", "string": format },
+            "raw_symbol": raw.to_string()
+        })
+    });
     let table: Table = serde_json::from_value(serde_json::json!({
-        "timestamp": null, "entries": entries, "bitflags": {}, "encoding": "Rzcobs"
+        "timestamp": timestamp, "entries": entries, "bitflags": {}, "encoding": "Rzcobs"
     }))
     .expect("a defmt table");
     Firmware::from_table(
@@ -88,6 +107,11 @@ pub fn hil_firmware() -> Firmware {
 
 /// [`hil_firmware`] without the markers in `left_out` (e.g. no end marker: not a hil-protocol suite).
 pub fn hil_firmware_without(left_out: &[&str]) -> Firmware {
+    hil_firmware_timestamped(left_out, None)
+}
+
+/// [`hil_firmware_without`] `left_out`, its frames timestamped with format `timestamp`.
+pub fn hil_firmware_timestamped(left_out: &[&str], timestamp: Option<&str>) -> Firmware {
     let mut entries: Vec<Entry<'_>> = fmt::ALL
         .iter()
         .enumerate()
@@ -113,7 +137,7 @@ pub fn hil_firmware_without(left_out: &[&str]) -> Firmware {
         level: "Error",
         format: "panicked at {=str}",
     });
-    firmware(&entries, None)
+    firmware_with_timestamp(&entries, None, timestamp)
 }
 
 /// One frame on the wire: string index and argument bytes, rzcobs-encoded, with its delimiter.

@@ -894,3 +894,69 @@ fn reports_give_the_recovered_count() {
     let none = hil_runner::report::TestReport::error("t", BOARD, "elf", "cap", String::new());
     assert!(!hil_runner::report::terminal::render(&[none]).contains("recovered"));
 }
+
+/// A reader that gives its bytes a few at a time, is interrupted between
+/// pieces, and ends with `end` (end of file or an error).
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    interrupted: bool,
+    end: Option<std::io::ErrorKind>,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.interrupted = !self.interrupted;
+        if self.interrupted {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        if self.bytes.is_empty() {
+            return match self.end {
+                Some(kind) => Err(kind.into()),
+                None => Ok(0),
+            };
+        }
+        let n = self.bytes.len().min(buf.len()).min(7);
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_reader_is_fed_whole_through_interruptions_and_its_error_is_returned() {
+    let fw = hil_firmware();
+    let (_, bytes) = clean(&fw, "block");
+    let whole = analyse(&fw, &bytes, Some(BOARD)).summary;
+
+    let mut analyzer = hil_runner::analysis::Analyzer::new(&fw, 4096);
+    let mut frames = 0u64;
+    let trickle = Trickle {
+        bytes: &bytes,
+        interrupted: false,
+        end: None,
+    };
+    analyzer
+        .feed_reader(trickle, |_| frames += 1)
+        .expect("end of file ends the feed");
+    assert_eq!(analyzer.summary().bytes, bytes.len() as u64);
+    assert_eq!(analyzer.summary().frames, whole.frames);
+    assert_eq!(frames, whole.frames);
+    let a = analyzer.finish(Some(BOARD));
+    assert_eq!(violations(&a), []);
+    assert_eq!(
+        serde_json::to_value(&a.summary).unwrap(),
+        serde_json::to_value(&whole).unwrap(),
+        "the same counts as one feed of every byte"
+    );
+
+    // An error that is not an interruption ends the feed with it, after the bytes before it.
+    let mut analyzer = hil_runner::analysis::Analyzer::new(&fw, 4096);
+    let failing = Trickle {
+        bytes: &bytes[..20],
+        interrupted: false,
+        end: Some(std::io::ErrorKind::BrokenPipe),
+    };
+    let e = analyzer.feed_reader(failing, |_| {}).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+    assert_eq!(analyzer.summary().bytes, 20);
+}

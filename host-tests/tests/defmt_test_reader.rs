@@ -285,4 +285,12 @@ fn the_running_test_has_the_test_timeout_as_its_deadline() {
     let mut unlimited = Speaks::of(&fw).listener(&fw, Limits::default());
     analyzer.feed(&progress(1, 2, 3), |f| unlimited.frame(&f, at));
     assert_eq!(unlimited.deadline(), None, "no --test-timeout");
+    // --fail-on-loss judges the end only: the running test keeps its deadline.
+    let strict = Limits {
+        fail_on_loss: true,
+        ..limits
+    };
+    let mut strict = Speaks::of(&fw).listener(&fw, strict);
+    analyzer.feed(&progress(0, 1, 3), |f| strict.frame(&f, at));
+    assert_eq!(strict.deadline(), Some(at + Duration::from_secs(5)));
 }

@@ -473,3 +473,121 @@ fn how_the_target_ended_is_read_from_the_stop() {
         matches!(end(&Stop::TargetEnded(fault())), Ending::Fault(f) if f.contains("pc=0x00001234"))
     );
 }
+
+/// A drop-policy run: seq 0, `lost` frames dropped and reported (one event), seq `lost + 1`, end;
+/// and the offset of the loss event.
+fn dropping_run(fw: &Firmware, lost: u32) -> (usize, Vec<u8>) {
+    let s = Stream::new(fw)
+        .boot("lm3s6965evb", "t")
+        .start("t", "drop")
+        .seq(0, 0, 0)
+        .drop_report(lost);
+    // The event is where the next frame shows the gap.
+    let event_at = s.bytes.len();
+    let s = s.seq(0, lost + 1, lost + 1).stream(0, lost + 2);
+    // boot, start, 2 seq, stream, and the dropped ones.
+    (event_at, s.end(5 + lost, lost).bytes)
+}
+
+#[test]
+fn the_loss_line_names_each_kind_of_loss_and_only_those_there_were() {
+    use hil_runner::speaks::loss_line;
+    use host_tests::streams::analyse;
+    let fw = hil_firmware();
+    assert_eq!(loss_line(&analyse(&fw, &hil_run(&fw, "t"), None)), None);
+
+    let (event_at, bytes) = dropping_run(&fw, 3);
+    let a = analyse(&fw, &bytes, None);
+    assert_eq!(a.violations, [], "reported drops are allowed under drop");
+    assert_eq!(
+        loss_line(&a).as_deref(),
+        Some(
+            format!(
+                "frames lost: 3 frames dropped by the firmware (1 loss event, largest 3 at byte {event_at})"
+            )
+            .as_str()
+        )
+    );
+
+    // Two events (one reported short), a malformed frame: each named, counted once.
+    let s = Stream::new(&fw)
+        .boot("lm3s6965evb", "t")
+        .start("t", "drop")
+        .seq(0, 0, 0)
+        .drop_report(1)
+        .seq(0, 3, 3)
+        .drop_report(1)
+        .raw(&[0x55, 0x44, 0x00])
+        .seq(0, 5, 5)
+        .stream(0, 6);
+    let a = analyse(&fw, &s.end(10, 2).bytes, None);
+    let line = loss_line(&a).expect("frames were lost");
+    assert!(
+        line.starts_with(
+            "frames lost: 2 frames dropped by the firmware (2 loss events, largest 2 at byte "
+        ),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("), 1 frames missing without a drop report, 1 malformed frames"),
+        "{line}"
+    );
+}
+
+#[test]
+fn fail_on_loss_fails_a_passing_run_that_lost_frames_and_changes_nothing_else() {
+    let fw = hil_firmware();
+    let strict = Limits {
+        fail_on_loss: true,
+        ..Limits::default()
+    };
+    let (_, lossy) = dropping_run(&fw, 3);
+    for (bytes, lost) in [(hil_run(&fw, "t"), false), (lossy, true)] {
+        let mut judgements = Vec::new();
+        for limits in [Limits::default(), strict] {
+            let mut listener = Speaks::of(&fw).listener(&fw, limits);
+            let mut analyzer = Analyzer::new(&fw, DEFAULT_MAX_FRAME_LEN);
+            let at = Instant::now();
+            let (head, tail) = bytes.split_at(bytes.len() - 4);
+            analyzer.feed(head, |f| listener.frame(&f, at));
+            assert!(!listener.finished(), "the end marker is not in yet");
+            analyzer.feed(tail, |f| listener.frame(&f, at));
+            assert!(listener.finished(), "the end marker ends the run");
+            assert_eq!(listener.deadline(), None);
+            let analysis = analyzer.finish(None);
+            judgements.push(listener.judge(&RunEnd {
+                stop: &Stop::Finished,
+                analysis: &analysis,
+                timeout: Duration::from_secs(30),
+                board: None,
+                at,
+                name: "t",
+                rates: Rates::default(),
+            }));
+        }
+        let [lenient, strict] = &judgements[..] else {
+            unreachable!()
+        };
+        assert_eq!(lenient.verdict, Verdict::Pass, "{:?}", lenient.reason);
+        if lost {
+            let why = "frames lost: 3 frames dropped by the firmware";
+            assert_eq!(strict.verdict, Verdict::Fail);
+            let reason = strict.reason.as_deref().unwrap();
+            assert!(
+                reason.starts_with(why) && reason.ends_with(" (--fail-on-loss)"),
+                "{reason}"
+            );
+            assert_eq!(strict.tests.len(), 1);
+            assert_eq!(strict.tests[0].outcome, Outcome::Fail);
+            assert_eq!(strict.tests[0].message.as_deref(), Some(reason));
+        } else {
+            assert_eq!(
+                strict.verdict,
+                Verdict::Pass,
+                "nothing lost: {:?}",
+                strict.reason
+            );
+            assert_eq!(strict.tests[0].outcome, lenient.tests[0].outcome);
+        }
+    }
+}

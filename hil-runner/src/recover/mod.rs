@@ -230,19 +230,20 @@ impl QueueImage {
             }
         }
         let (write, mut read, last) = (self.write as usize, self.read as usize, self.last as usize);
+        if write < read && last < read {
+            // Wrapped, with the watermark before the reader: no queue is left so.
+            return Err(RecoverError::Inconsistent {
+                write: self.write,
+                read: self.read,
+                last: self.last,
+            });
+        }
         if read == last && write < read {
             // Everything before the wrap was read: the reader goes on at the start.
             read = 0;
         }
         if write >= read {
             return Ok(self.storage[read..write].to_vec());
-        }
-        if last < read {
-            return Err(RecoverError::Inconsistent {
-                write: self.write,
-                read: self.read,
-                last: self.last,
-            });
         }
         // Wrapped: from `read` to the watermark `last`, then from the start to `write`.
         let mut bytes = self.storage[read..last].to_vec();

@@ -192,3 +192,123 @@ fn the_image_is_read_from_the_layouts_addresses() {
     let failing = |_: u32, _: usize| -> Result<Vec<u8>, &str> { Err("gone") };
     assert_eq!(QueueImage::from_reads(&layout, failing), Err("gone"));
 }
+
+#[test]
+fn ranges_are_each_field_at_its_address_with_its_size() {
+    let layout = QueueLayout::parse(0, &descriptor(1, 1024)).unwrap();
+    assert_eq!(
+        layout.ranges(),
+        [
+            (0x2000_0000, 1024),
+            (4, 4),
+            (8, 4),
+            (12, 4),
+            (20, 1),
+            (24, 4),
+            (28, 4)
+        ]
+    );
+}
+
+#[test]
+fn the_largest_capacity_is_accepted_and_one_more_is_not() {
+    let layout = QueueLayout::parse(0, &descriptor(1, MAX_CAPACITY)).unwrap();
+    assert_eq!(layout.capacity, MAX_CAPACITY);
+    assert!(QueueLayout::parse(0, &descriptor(1, MAX_CAPACITY + 1)).is_err());
+    assert_eq!(
+        QueueLayout::parse(0, &descriptor(1, 1)).unwrap().capacity,
+        1
+    );
+}
+
+#[test]
+fn a_stale_watermark_at_the_read_index_is_not_a_wrap() {
+    // `last` is left from an earlier wrap and happens to equal `read`: not wrapped.
+    assert_eq!(image(b"abcdefgh", 6, 2, 2).queued().unwrap(), b"cdef");
+    // All three equal: empty, not the storage's start.
+    assert_eq!(image(b"abcdefgh", 4, 4, 4).queued().unwrap(), b"");
+    // Empty, with the watermark of an earlier wrap below the reader.
+    assert_eq!(image(b"abcdefgh", 4, 4, 2).queued().unwrap(), b"");
+}
+
+/// A 32-bit little-endian ARM ELF with one `.data` section at 0x2000_0000
+/// holding `data`, and the symbols `(name, address)`.
+fn elf_with(data: &[u8], symbols: &[(&str, u32)]) -> Vec<u8> {
+    const DATA_ADDR: u32 = 0x2000_0000;
+    let u16le = |v: u16| v.to_le_bytes();
+    let u32le = |v: u32| v.to_le_bytes();
+    // String tables: index 0 is the empty name.
+    let mut strtab = vec![0u8];
+    let mut symtab = vec![0u8; 16];
+    for (name, address) in symbols {
+        let at = strtab.len() as u32;
+        strtab.extend_from_slice(name.as_bytes());
+        strtab.push(0);
+        symtab.extend_from_slice(&u32le(at));
+        symtab.extend_from_slice(&u32le(*address));
+        symtab.extend_from_slice(&u32le(4));
+        symtab.extend_from_slice(&[0x11, 0]); // global object
+        symtab.extend_from_slice(&u16le(1)); // in .data
+    }
+    let shstrtab = b"\0.data\0.symtab\0.strtab\0.shstrtab\0".to_vec();
+    let (data_at, symtab_at) = (52u32, 52 + data.len() as u32);
+    let strtab_at = symtab_at + symtab.len() as u32;
+    let shstrtab_at = strtab_at + strtab.len() as u32;
+    let headers_at = (shstrtab_at + shstrtab.len() as u32).next_multiple_of(4);
+    let mut elf = b"\x7fELF\x01\x01\x01".to_vec();
+    elf.resize(16, 0);
+    elf.extend_from_slice(&u16le(2)); // executable
+    elf.extend_from_slice(&u16le(40)); // ARM
+    elf.extend_from_slice(&u32le(1));
+    elf.extend_from_slice(&u32le(0)); // entry
+    elf.extend_from_slice(&u32le(0)); // no program headers
+    elf.extend_from_slice(&u32le(headers_at));
+    elf.extend_from_slice(&u32le(0x0500_0000));
+    for half in [52, 32, 0, 40, 5, 4] {
+        elf.extend_from_slice(&u16le(half));
+    }
+    elf.extend_from_slice(data);
+    elf.extend_from_slice(&symtab);
+    elf.extend_from_slice(&strtab);
+    elf.extend_from_slice(&shstrtab);
+    elf.resize(headers_at as usize, 0);
+    let sections: [[u32; 10]; 5] = [
+        [0; 10],
+        [1, 1, 3, DATA_ADDR, data_at, data.len() as u32, 0, 0, 4, 0],
+        [7, 2, 0, 0, symtab_at, symtab.len() as u32, 3, 1, 4, 16],
+        [15, 3, 0, 0, strtab_at, strtab.len() as u32, 0, 0, 1, 0],
+        [23, 3, 0, 0, shstrtab_at, shstrtab.len() as u32, 0, 0, 1, 0],
+    ];
+    for section in sections {
+        for word in section {
+            elf.extend_from_slice(&u32le(word));
+        }
+    }
+    elf
+}
+
+#[test]
+fn the_descriptor_is_found_by_its_symbol_in_the_elf() {
+    // Eight bytes of something else first, under a symbol of their own.
+    let mut data = b"notqueue".to_vec();
+    data.extend(descriptor(1, 256));
+    let symbols = [("OTHER", 0x2000_0000), (DESCRIPTOR_SYMBOL, 0x2000_0008)];
+    let layout = QueueLayout::from_elf(&elf_with(&data, &symbols))
+        .unwrap()
+        .expect("the descriptor is there");
+    assert_eq!(layout, QueueLayout::parse(0, &descriptor(1, 256)).unwrap());
+
+    // No such symbol, or not an ELF: not hil-transport's queue, no error.
+    let other = elf_with(&data, &[("OTHER", 0x2000_0000)]);
+    assert_eq!(QueueLayout::from_elf(&other).unwrap(), None);
+    assert_eq!(QueueLayout::from_elf(b"not an elf").unwrap(), None);
+    // The symbol too near the section's end: named, with its address.
+    let short = elf_with(&data, &[(DESCRIPTOR_SYMBOL, 0x2000_0010)]);
+    assert_eq!(
+        QueueLayout::from_elf(&short),
+        Err(RecoverError::Descriptor {
+            address: 0x2000_0010,
+            reason: "shorter than a descriptor".into()
+        })
+    );
+}
