@@ -960,3 +960,26 @@ fn a_reader_is_fed_whole_through_interruptions_and_its_error_is_returned() {
     assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
     assert_eq!(analyzer.summary().bytes, 20);
 }
+
+#[test]
+fn without_sequence_frames_each_drop_report_is_a_loss_event_of_its_own() {
+    // A user's firmware on hil-transport: its own log frames and the transport's drop reports.
+    let fw = hil_firmware_without(&[fmt::BOOT, fmt::START, fmt::END]);
+    let s = Stream::new(&fw).log("a").drop_report(3);
+    let first = at(&s);
+    let s = s.log("b").drop_report(2);
+    let second = at(&s);
+    let bytes = s.log("c").bytes;
+    let a = analyse(&fw, &bytes, None);
+    assert_eq!(violations(&a), []);
+    let o = &a.summary.overflow;
+    assert_eq!(a.summary.dropped_reported, 5);
+    assert_eq!((o.events, &o.lost_per_event[..]), (2, &[3, 2][..]));
+    let worst = o.worst.expect("the larger loss");
+    assert_eq!((worst.lost, worst.reported, worst.first_g), (3, 3, 0));
+    assert!(
+        worst.offset <= first && worst.offset < second,
+        "{} {first}",
+        worst.offset
+    );
+}

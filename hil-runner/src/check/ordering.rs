@@ -46,26 +46,27 @@ impl OrderingCheck {
         let state = self.streams.entry(stream).or_default();
         let fresh = state.mark(n);
         let expected = state.next;
-        if n == expected {
-            state.next = n.wrapping_add(1);
-            None
-        } else if n > expected {
-            state.next = n.wrapping_add(1);
-            Some(Violation::Gap {
-                stream,
-                first_missing: expected,
-                last_missing: n - 1,
-                offset,
-            })
-        } else if !fresh {
-            Some(Violation::Duplicate { stream, n, offset })
-        } else {
-            Some(Violation::Reorder {
+        match n.cmp(&expected) {
+            std::cmp::Ordering::Equal => {
+                state.next = n.wrapping_add(1);
+                None
+            }
+            std::cmp::Ordering::Greater => {
+                state.next = n.wrapping_add(1);
+                Some(Violation::Gap {
+                    stream,
+                    first_missing: expected,
+                    last_missing: n - 1,
+                    offset,
+                })
+            }
+            std::cmp::Ordering::Less if !fresh => Some(Violation::Duplicate { stream, n, offset }),
+            std::cmp::Ordering::Less => Some(Violation::Reorder {
                 stream,
                 n,
                 after: expected - 1,
                 offset,
-            })
+            }),
         }
     }
 

@@ -351,6 +351,54 @@ mod tests {
         assert_eq!(queue.queued, [1; 7]);
     }
 
+    #[cfg(feature = "policy-drop")]
+    #[test]
+    fn a_pending_report_pushed_alone_goes_in_whole_or_stays_pending() {
+        let _lock = crate::report::test_lock();
+        crate::report::reset_for_test([0x34, 0x12]);
+        let report = crate::report::encode(1).unwrap();
+        let mut queue = FakeQueue::new(report.len() + 1, 2);
+        let filler = vec![1; report.len()];
+        assert_eq!(DropWhole::deliver(&mut queue, &filler), Delivery::Queued);
+        assert_eq!(DropWhole::deliver(&mut queue, &[2; 3]), Delivery::Dropped);
+        // No room for the report: nothing goes in, the drop is still to be reported.
+        assert!(!crate::report::push_pending(&mut queue));
+        assert_eq!(queue.queued, filler);
+        assert_eq!(crate::report::pending(), 1);
+        // Room again: the report alone, whole, and nothing left pending.
+        queue.queued.clear();
+        assert!(crate::report::push_pending(&mut queue));
+        assert_eq!(queue.queued, &report[..]);
+        assert_eq!(crate::report::pending(), 0);
+    }
+
+    #[cfg(feature = "policy-truncate")]
+    #[test]
+    fn a_cut_frame_gets_one_delimiter_once_there_is_room_and_a_frame_cut_to_nothing_none() {
+        let _lock = crate::report::test_lock();
+        super::reset_for_test();
+        let mut queue = FakeQueue::new(8, 2);
+        // A full queue: nothing of the frame goes in, nothing is partial.
+        assert_eq!(Truncate::deliver(&mut queue, &[1; 8]), Delivery::Queued);
+        assert_eq!(Truncate::deliver(&mut queue, &[2; 3]), Delivery::Dropped);
+        queue.queued.clear();
+        super::end_partial_frame(&mut queue);
+        assert!(
+            queue.queued.is_empty(),
+            "no delimiter for a frame that never started"
+        );
+        // Cut after 2 bytes; no room for the delimiter yet: it waits.
+        assert_eq!(Truncate::deliver(&mut queue, &[1; 6]), Delivery::Queued);
+        assert_eq!(Truncate::deliver(&mut queue, &[3; 4]), Delivery::Dropped);
+        super::end_partial_frame(&mut queue);
+        assert_eq!(queue.queued, [1, 1, 1, 1, 1, 1, 3, 3]);
+        // Room: the delimiter goes in once.
+        queue.queued.clear();
+        super::end_partial_frame(&mut queue);
+        super::end_partial_frame(&mut queue);
+        assert_eq!(queue.queued, [0]);
+    }
+
     /// Known issue: with room for a report but not for the frame after it,
     /// every drop put a small `n=1` report in, instead of one report of the total.
     #[test]
