@@ -294,3 +294,44 @@ fn the_running_test_has_the_test_timeout_as_its_deadline() {
     analyzer.feed(&progress(0, 1, 3), |f| strict.frame(&f, at));
     assert_eq!(strict.deadline(), Some(at + Duration::from_secs(5)));
 }
+
+#[test]
+fn a_crash_or_a_lost_target_is_named_in_the_runs_reason() {
+    let fw = three();
+    let stream = [progress(0, 1, 3), progress(1, 2, 3)];
+    let j = judge(
+        &fw,
+        &stream,
+        Stop::TargetEnded(host_tests::streams::hard_fault_end()),
+    );
+    assert!(
+        j.reason.as_deref().unwrap().starts_with("test b crashed: "),
+        "{:?}",
+        j.reason
+    );
+    let j = judge(&fw, &stream, Stop::SourceFailed("EIO".into()));
+    assert_eq!(j.verdict, Verdict::Error);
+    assert_eq!(j.tests[1].outcome, Outcome::Error);
+    assert_eq!(
+        j.reason.as_deref(),
+        Some("test b could not be run: serial read failed: EIO")
+    );
+}
+
+#[test]
+fn a_suite_is_known_by_its_progress_lines_or_its_test_count() {
+    use hil_runner::speaks::defmt_test::DefmtTestTable;
+    let formats = [
+        (1, "all tests passed!"),
+        (10, "({=usize}/{=usize}) running `first`..."),
+        (11, "({=usize}/{=usize}) ignoring `second`..."),
+        (12, "{=str}"),
+    ];
+    let table = DefmtTestTable::from_formats(formats.into_iter(), None).expect("progress lines");
+    assert_eq!(table.count(), None);
+    assert_eq!(table.names(), ["first", "second"]);
+    let counted = DefmtTestTable::from_formats([(12, "{=str}")].into_iter(), Some(7))
+        .expect("DEFMT_TEST_COUNT alone");
+    assert_eq!((counted.count(), counted.names().len()), (Some(7), 0));
+    assert!(DefmtTestTable::from_formats([(12, "{=str}")].into_iter(), None).is_none());
+}
