@@ -99,4 +99,17 @@ mod tests {
         assert_eq!(location_in("panicked at 'explicit panic'"), None);
         assert_eq!(location_in("HardFault at pc=0x00000400"), None);
     }
+
+    #[test]
+    fn each_part_of_a_location_must_hold_for_it_to_be_one() {
+        // Column, line, file and a file that is not a quoted message: each alone spoils it.
+        assert_eq!(location_in("src/a.rs:12:x: boom"), None);
+        assert_eq!(location_in("src/a.rs:x:5: boom"), None);
+        assert_eq!(location_in(":12:5: boom"), None);
+        assert_eq!(location_in("panicked at 'src/a.rs:12:5: boom'"), None);
+        assert_eq!(
+            location_in("src/a.rs:12:5: boom").as_deref(),
+            Some("src/a.rs:12")
+        );
+    }
 }

@@ -182,6 +182,27 @@ mod tests {
     }
 
     #[test]
+    fn only_filters_skips_and_ignored_only_narrow_the_tests() {
+        assert!(!args(&[]).filters_any());
+        assert!(!args(&["--include-ignored", "--exact", "--list"]).filters_any());
+        assert!(args(&["name"]).filters_any());
+        assert!(args(&["--skip", "slow"]).filters_any());
+        assert!(args(&["--ignored"]).filters_any());
+    }
+
+    #[test]
+    fn cargo_tests_own_flags_with_their_values_attached_are_accepted() {
+        let a = args(&["--color=always", "--format=pretty", "--test-threads=1", "t"]);
+        assert_eq!((a.filters.len(), a.test_threads), (1, Some(1)));
+        // One flag of the two is not enough for the other.
+        let parse = |list: &[&str]| {
+            TestArgs::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert!(parse(&["--colour=always"]).is_err());
+        assert!(parse(&["--test-threads=0"]).is_err());
+    }
+
+    #[test]
     fn bad_arguments_are_named() {
         let parse = |list: &[&str]| {
             TestArgs::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
