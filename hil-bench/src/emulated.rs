@@ -95,6 +95,11 @@ impl RunFigures {
         }
     }
 
+    /// Frames per second from starting QEMU to the verdict (section 4's rate).
+    pub fn frames_per_s_to_verdict(&self) -> f64 {
+        self.frames as f64 / self.seconds_to_verdict
+    }
+
     /// Whether the run passed.
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass.as_str()

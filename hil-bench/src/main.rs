@@ -368,7 +368,7 @@ fn e2e_runs(
             })?;
             eprintln!(
                 "  {logger:<12} {path:<28} {:>8.0} frames/s to verdict ({})",
-                run.frames as f64 / run.seconds_to_verdict,
+                run.frames_per_s_to_verdict(),
                 run.verdict
             );
             rows.push(E2eRow {
@@ -390,7 +390,7 @@ fn e2e_only(repeats: u32) -> anyhow::Result<()> {
         images.push((logger, logcost::build_logger(logger)?.e2e));
     }
     let rows = e2e_runs(&rt, &board, &images, repeats)?;
-    let rate = |row: &E2eRow| row.run.frames as f64 / row.run.seconds_to_verdict;
+    let rate = |row: &E2eRow| row.run.frames_per_s_to_verdict();
     let anchor = rows
         .iter()
         .find(|row| row.logger == "semihosting")

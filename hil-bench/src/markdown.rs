@@ -130,7 +130,7 @@ fn goals(w: &mut String, r: &Results) {
         "| full rendering ≥ {RENDER_GOAL_RATIO:.0}× defmt-print | {} |",
         verdict(ratio >= RENDER_GOAL_RATIO, render)
     );
-    let rate = |e: &crate::E2eRow| e.run.frames as f64 / e.run.seconds_to_verdict;
+    let rate = |e: &crate::E2eRow| e.run.frames_per_s_to_verdict();
     let e2e_of = |logger: &str, path: &str| {
         r.e2e
             .iter()

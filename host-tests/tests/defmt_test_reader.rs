@@ -181,6 +181,11 @@ fn a_crash_between_tests_is_the_running_tests_crash() {
         .as_deref()
         .unwrap()
         .contains("pc=0x00001234"));
+    assert!(
+        j.reason.as_deref().unwrap().starts_with("test b crashed: "),
+        "{:?}",
+        j.reason
+    );
 }
 
 #[rstest]
@@ -296,19 +301,9 @@ fn the_running_test_has_the_test_timeout_as_its_deadline() {
 }
 
 #[test]
-fn a_crash_or_a_lost_target_is_named_in_the_runs_reason() {
+fn a_lost_target_is_an_error_of_the_running_test_named_in_the_runs_reason() {
     let fw = three();
     let stream = [progress(0, 1, 3), progress(1, 2, 3)];
-    let j = judge(
-        &fw,
-        &stream,
-        Stop::TargetEnded(host_tests::streams::hard_fault_end()),
-    );
-    assert!(
-        j.reason.as_deref().unwrap().starts_with("test b crashed: "),
-        "{:?}",
-        j.reason
-    );
     let j = judge(&fw, &stream, Stop::SourceFailed("EIO".into()));
     assert_eq!(j.verdict, Verdict::Error);
     assert_eq!(j.tests[1].outcome, Outcome::Error);

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use hil_protocol::fmt;
-use hil_runner::analysis::Analyzer;
+use hil_runner::analysis::{Analysis, Analyzer};
 use hil_runner::backend::TargetEnd;
 use hil_runner::board::checks::Checks;
 use hil_runner::board::Board;
@@ -35,15 +35,26 @@ fn judge_with(
     }
     let analysis = analyzer.finish(board.map(|b| b.name.as_str()));
     let at = t0 + Duration::from_secs(2);
-    listener.judge(&RunEnd {
-        stop: &stop,
-        analysis: &analysis,
+    listener.judge(&run_end(&stop, &analysis, board, at, rates))
+}
+
+/// How a run of `elf-name` ended, with a 30 s `--timeout`.
+fn run_end<'a>(
+    stop: &'a Stop,
+    analysis: &'a Analysis,
+    board: Option<&'a Board>,
+    at: Instant,
+    rates: Rates,
+) -> RunEnd<'a> {
+    RunEnd {
+        stop,
+        analysis,
         timeout: Duration::from_secs(30),
         board,
         at,
         name: "elf-name",
         rates,
-    })
+    }
 }
 
 fn judge(firmware: &Firmware, bytes: &[u8], stop: Stop) -> Judgement {
@@ -555,15 +566,8 @@ fn fail_on_loss_fails_a_passing_run_that_lost_frames_and_changes_nothing_else() 
             assert!(listener.finished(), "the end marker ends the run");
             assert_eq!(listener.deadline(), None);
             let analysis = analyzer.finish(None);
-            judgements.push(listener.judge(&RunEnd {
-                stop: &Stop::Finished,
-                analysis: &analysis,
-                timeout: Duration::from_secs(30),
-                board: None,
-                at,
-                name: "t",
-                rates: Rates::default(),
-            }));
+            let end = run_end(&Stop::Finished, &analysis, None, at, Rates::default());
+            judgements.push(listener.judge(&end));
         }
         let [lenient, strict] = &judgements[..] else {
             unreachable!()

@@ -148,12 +148,11 @@ pub fn e2e(w: &mut String, r: &Results) {
         w,
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
-    let rate = |run: &crate::emulated::RunFigures| run.frames as f64 / run.seconds_to_verdict;
     let base = r
         .e2e
         .iter()
         .find(|e| e.logger == "semihosting")
-        .map_or(f64::NAN, |e| rate(&e.run));
+        .map_or(f64::NAN, |e| e.run.frames_per_s_to_verdict());
     for e in &r.e2e {
         let logger = if e.logger == "hil" {
             "hil-transport"
@@ -168,16 +167,16 @@ pub fn e2e(w: &mut String, r: &Results) {
             int(e.run.frames as f64),
             int(e.run.bytes as f64),
             e.run.seconds_to_verdict,
-            int(rate(&e.run)),
+            int(e.run.frames_per_s_to_verdict()),
             int(e.run.frames_per_s),
-            rate(&e.run) / base
+            e.run.frames_per_s_to_verdict() / base
         );
     }
     let ratio = |path: &str| {
         r.e2e
             .iter()
             .find(|e| e.logger == "hil" && e.path.starts_with(path))
-            .map(|e| rate(&e.run) / base)
+            .map(|e| e.run.frames_per_s_to_verdict() / base)
     };
     if let (Some(default), Some(socket), Some(pty), Some(stdout)) =
         (ratio("pipe"), ratio("socket"), ratio("pty"), ratio("UART0"))

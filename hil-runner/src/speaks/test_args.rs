@@ -135,8 +135,12 @@ mod tests {
 
     use super::*;
 
+    fn parse(list: &[&str]) -> Result<TestArgs, String> {
+        TestArgs::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
     fn args(list: &[&str]) -> TestArgs {
-        TestArgs::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        parse(list).unwrap()
     }
 
     #[test]
@@ -194,19 +198,13 @@ mod tests {
     fn cargo_tests_own_flags_with_their_values_attached_are_accepted() {
         let a = args(&["--color=always", "--format=pretty", "--test-threads=1", "t"]);
         assert_eq!((a.filters.len(), a.test_threads), (1, Some(1)));
-        // One flag of the two is not enough for the other.
-        let parse = |list: &[&str]| {
-            TestArgs::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        };
+        // A misspelt flag is not taken for either.
         assert!(parse(&["--colour=always"]).is_err());
         assert!(parse(&["--test-threads=0"]).is_err());
     }
 
     #[test]
     fn bad_arguments_are_named() {
-        let parse = |list: &[&str]| {
-            TestArgs::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        };
         assert!(parse(&["--frobnicate"])
             .unwrap_err()
             .contains("--frobnicate"));
