@@ -30,6 +30,8 @@ pub mod serial_port;
 pub mod source;
 pub mod speaks;
 pub mod suites;
+#[cfg(test)]
+mod test_elf;
 pub mod timestamp;
 
 use std::path::PathBuf;

@@ -231,60 +231,24 @@ fn a_stale_watermark_at_the_read_index_is_not_a_wrap() {
     assert_eq!(image(b"abcdefgh", 4, 4, 2).queued().unwrap(), b"");
 }
 
-/// A 32-bit little-endian ARM ELF with one `.data` section at 0x2000_0000
-/// holding `data`, and the symbols `(name, address)`.
+/// A 32-bit ARM ELF with one `.data` section at 0x2000_0000 holding `data`,
+/// and the symbols `(name, address)` in it.
 fn elf_with(data: &[u8], symbols: &[(&str, u32)]) -> Vec<u8> {
-    const DATA_ADDR: u32 = 0x2000_0000;
-    let u16le = |v: u16| v.to_le_bytes();
-    let u32le = |v: u32| v.to_le_bytes();
-    // String tables: index 0 is the empty name.
-    let mut strtab = vec![0u8];
-    let mut symtab = vec![0u8; 16];
-    for (name, address) in symbols {
-        let at = strtab.len() as u32;
-        strtab.extend_from_slice(name.as_bytes());
-        strtab.push(0);
-        symtab.extend_from_slice(&u32le(at));
-        symtab.extend_from_slice(&u32le(*address));
-        symtab.extend_from_slice(&u32le(4));
-        symtab.extend_from_slice(&[0x11, 0]); // global object
-        symtab.extend_from_slice(&u16le(1)); // in .data
-    }
-    let shstrtab = b"\0.data\0.symtab\0.strtab\0.shstrtab\0".to_vec();
-    let (data_at, symtab_at) = (52u32, 52 + data.len() as u32);
-    let strtab_at = symtab_at + symtab.len() as u32;
-    let shstrtab_at = strtab_at + strtab.len() as u32;
-    let headers_at = (shstrtab_at + shstrtab.len() as u32).next_multiple_of(4);
-    let mut elf = b"\x7fELF\x01\x01\x01".to_vec();
-    elf.resize(16, 0);
-    elf.extend_from_slice(&u16le(2)); // executable
-    elf.extend_from_slice(&u16le(40)); // ARM
-    elf.extend_from_slice(&u32le(1));
-    elf.extend_from_slice(&u32le(0)); // entry
-    elf.extend_from_slice(&u32le(0)); // no program headers
-    elf.extend_from_slice(&u32le(headers_at));
-    elf.extend_from_slice(&u32le(0x0500_0000));
-    for half in [52, 32, 0, 40, 5, 4] {
-        elf.extend_from_slice(&u16le(half));
-    }
-    elf.extend_from_slice(data);
-    elf.extend_from_slice(&symtab);
-    elf.extend_from_slice(&strtab);
-    elf.extend_from_slice(&shstrtab);
-    elf.resize(headers_at as usize, 0);
-    let sections: [[u32; 10]; 5] = [
-        [0; 10],
-        [1, 1, 3, DATA_ADDR, data_at, data.len() as u32, 0, 0, 4, 0],
-        [7, 2, 0, 0, symtab_at, symtab.len() as u32, 3, 1, 4, 16],
-        [15, 3, 0, 0, strtab_at, strtab.len() as u32, 0, 0, 1, 0],
-        [23, 3, 0, 0, shstrtab_at, shstrtab.len() as u32, 0, 0, 1, 0],
-    ];
-    for section in sections {
-        for word in section {
-            elf.extend_from_slice(&u32le(word));
-        }
-    }
-    elf
+    use crate::test_elf::{elf, Section, Symbol};
+    let data = [Section {
+        name: ".data",
+        address: 0x2000_0000,
+        data,
+    }];
+    let symbols: Vec<Symbol<'_>> = symbols
+        .iter()
+        .map(|&(name, address)| Symbol {
+            name,
+            section: 1,
+            address,
+        })
+        .collect();
+    elf(&data, &symbols)
 }
 
 #[test]

@@ -354,7 +354,7 @@ pub(crate) mod tests {
     //! [`setup`], which serialises the tests and empties the queue.
 
     use std::cell::Cell;
-    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
     use std::sync::{Mutex, MutexGuard};
 
     use crate::{Drain, Link};
@@ -362,9 +362,28 @@ pub(crate) mod tests {
     /// The host tests' timestamp value (`{=u32:us}`): constant, so a log call's bytes are too.
     pub(crate) const TIMESTAMP: u32 = 0x0102_0304;
 
+    /// Bytes of the timestamp's tail (`{=[u8]}`, after its length): none unless a test sets some.
+    static TIMESTAMP_TAIL_LEN: AtomicUsize = AtomicUsize::new(0);
+    /// The tail's bytes: no zero among them.
+    static TIMESTAMP_TAIL: [u8; 64] = [0xa5; 64];
+
     // The host has no defmt.x linker script: a timestamp of our own, so every
     // host test also checks that frames and drop reports carry one.
-    defmt::timestamp!("{=u32:us}", TIMESTAMP);
+    defmt::timestamp!(
+        "{=u32:us} {=[u8]}",
+        TIMESTAMP,
+        &TIMESTAMP_TAIL[..TIMESTAMP_TAIL_LEN.load(Ordering::Relaxed)]
+    );
+
+    /// The raw bytes of the host tests' timestamp with a tail of `tail` bytes
+    /// (from now on, until the next call; [`setup`] sets none).
+    pub(crate) fn set_timestamp_tail(tail: usize) -> Vec<u8> {
+        TIMESTAMP_TAIL_LEN.store(tail, Ordering::Relaxed);
+        let mut bytes = TIMESTAMP.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&(tail as u32).to_le_bytes());
+        bytes.extend_from_slice(&TIMESTAMP_TAIL[..tail]);
+        bytes
+    }
 
     /// Everything the sink received.
     static SENT: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -430,6 +449,7 @@ pub(crate) mod tests {
         // The policy and report unit tests set these statics too.
         crate::report::reset_pending_for_test();
         crate::policy::reset_for_test();
+        set_timestamp_tail(0);
         crate::logger::learn_drop_report_index();
         SENT.lock().unwrap().clear();
         *DMA.lock().unwrap() = None;

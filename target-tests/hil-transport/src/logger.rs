@@ -110,7 +110,8 @@ pub(crate) fn with_timestamp<R>(use_bytes: impl FnOnce(&[u8]) -> R) -> R {
         MODE.store(previous, Ordering::Relaxed);
         // SAFETY: as above; `write` no longer records (the mode is restored).
         let raw = unsafe { raw() };
-        use_bytes(&raw.bytes[..raw.len])
+        // Longer timestamps are cut: a report has room for this much.
+        use_bytes(&raw.bytes[..raw.len.min(crate::report::TIMESTAMP_MAX)])
     })
 }
 

@@ -22,14 +22,21 @@ static PENDING: Mutex<Cell<u32>> = Mutex::new(Cell::new(0));
 static INDEX: Mutex<Cell<Option<[u8; 2]>>> = Mutex::new(Cell::new(None));
 
 /// Longest raw timestamp a report carries, in bytes (a `u64` takes 8; longer
-/// timestamps are cut, and such reports do not decode).
+/// timestamps are cut to this, and such reports do not decode).
 pub(crate) const TIMESTAMP_MAX: usize = 40;
 
-/// Longest encoded report: index, timestamp and count, rzcobs overhead and the delimiter.
-const REPORT_MAX: usize = {
-    let raw = 2 + TIMESTAMP_MAX + 4 + crate::check::LEN;
-    raw + raw / 7 + 2
-};
+/// Longest raw report: index, timestamp, count and check value.
+const RAW_MAX: usize = 2 + TIMESTAMP_MAX + 4 + crate::check::LEN;
+
+/// Longest encoded report: the raw report, one rzcobs code byte and the delimiter.
+///
+/// rzcobs never encodes a segment longer than it is, except a run of 134
+/// non-zero bytes (one code byte more) and the frame's last group (one code
+/// byte): a group of 7 with zeros in it loses the zeros and gains a bitmask,
+/// a run of 7 or more ended by a zero turns the zero into its code. So up to
+/// 134 raw bytes encode to at most one byte more, reached when none is zero.
+const REPORT_MAX: usize = RAW_MAX + 2;
+const _: () = assert!(RAW_MAX <= 134, "one code byte per 134-byte run");
 
 /// One encoded drop report frame, delimiter included.
 pub(crate) struct ReportFrame {
@@ -166,11 +173,42 @@ pub(crate) fn reset_pending_for_test() {
 pub(crate) fn reset_for_test(index: [u8; 2]) {
     critical_section::with(|cs| PENDING.borrow(cs).set(0));
     set_index(index);
+    crate::tests::set_timestamp_tail(0);
 }
 
 #[cfg(test)]
 mod tests {
-    //! The report frame is what the host decodes as `hil:drop n=N`.
+    //! The report frame is what the host decodes as `hil:drop n=N`, and fits its buffer at any timestamp's length.
+
+    use super::{RAW_MAX, REPORT_MAX, TIMESTAMP_MAX};
+
+    /// `raw` encoded as one frame with its check value if the feature is on.
+    fn encoded(raw: &[u8]) -> Vec<u8> {
+        let mut raw = raw.to_vec();
+        #[cfg(feature = "frame-check")]
+        raw.extend_from_slice(&crate::check::tests::reference(&raw).to_le_bytes());
+        rzcobs(&raw)
+    }
+
+    /// `raw` rzcobs-encoded with its delimiter, without the separator a fresh encoder writes first.
+    fn rzcobs(raw: &[u8]) -> Vec<u8> {
+        let mut frame = Vec::new();
+        let mut encoder = defmt::Encoder::new();
+        let mut sink = |b: &[u8]| frame.extend_from_slice(b);
+        encoder.start_frame(&mut sink);
+        encoder.write(&raw, &mut sink);
+        encoder.end_frame(&mut sink);
+        assert_eq!(frame.remove(0), 0, "a fresh encoder's separator");
+        frame
+    }
+
+    /// The report of `count` drops as the host decodes it: index, timestamp, count.
+    fn report_raw(index: [u8; 2], timestamp: &[u8], count: u32) -> Vec<u8> {
+        let mut raw = index.to_vec();
+        raw.extend_from_slice(timestamp);
+        raw.extend_from_slice(&count.to_le_bytes());
+        raw
+    }
 
     #[test]
     fn a_report_frame_is_rzcobs_of_index_timestamp_and_count() {
@@ -179,22 +217,42 @@ mod tests {
         let frame = super::encode(0x0102_0304).unwrap();
         assert_eq!(frame.last(), Some(&0), "ends with its delimiter");
         assert!(!frame[..frame.len() - 1].contains(&0));
-        let mut expected = Vec::new();
-        let mut encoder = defmt::Encoder::new();
-        let mut sink = |b: &[u8]| expected.extend_from_slice(b);
-        encoder.start_frame(&mut sink);
-        // The host tests' timestamp (`{=u32:us}`, crate::tests) comes between index and count.
-        let mut raw = vec![0x34, 0x12];
-        raw.extend_from_slice(&crate::tests::TIMESTAMP.to_le_bytes());
-        raw.extend_from_slice(&[4, 3, 2, 1]);
-        #[cfg(feature = "frame-check")]
-        raw.extend_from_slice(&crate::check::tests::reference(&raw).to_le_bytes());
-        encoder.write(&raw, &mut sink);
-        encoder.end_frame(&mut sink);
-        assert_eq!(
-            &frame[..],
-            &expected[1..],
-            "defmt's encoding, without the stream's first separator"
-        );
+        // The host tests' timestamp (crate::tests) comes between index and count.
+        let timestamp = crate::tests::set_timestamp_tail(0);
+        let raw = report_raw([0x34, 0x12], &timestamp, 0x0102_0304);
+        assert_eq!(&frame[..], encoded(&raw), "defmt's encoding");
+    }
+
+    #[test]
+    fn a_timestamp_longer_than_the_longest_is_cut_and_the_report_still_fits() {
+        let _lock = super::test_lock();
+        super::reset_for_test([0x34, 0x12]);
+        for tail in [0, 1, 20, 31, 32, 33, 60, 64] {
+            let timestamp = crate::tests::set_timestamp_tail(tail);
+            let frame = super::encode(u32::MAX).unwrap();
+            let kept = &timestamp[..timestamp.len().min(TIMESTAMP_MAX)];
+            let raw = report_raw([0x34, 0x12], kept, u32::MAX);
+            assert_eq!(&frame[..], encoded(&raw), "timestamp tail {tail}");
+            assert!(frame.len() <= REPORT_MAX, "timestamp tail {tail}");
+        }
+        crate::tests::set_timestamp_tail(0);
+    }
+
+    #[test]
+    fn the_report_buffer_is_the_longest_encoding_of_the_longest_report() {
+        // The longest report, measured: the timestamp cut, index and count around it.
+        let longest = report_raw([1, 1], &[0xa5; 64][..TIMESTAMP_MAX], u32::MAX);
+        let longest = longest.len() + crate::check::LEN;
+        assert_eq!(RAW_MAX, longest);
+        // No zero byte at all is the longest encoding; zeros anywhere never lengthen it.
+        assert_eq!(REPORT_MAX, rzcobs(&vec![0xa5; longest]).len());
+        for i in 0..longest {
+            for j in i..longest {
+                let mut raw = vec![0xa5; longest];
+                raw[i] = 0;
+                raw[j] = 0;
+                assert!(rzcobs(&raw).len() <= REPORT_MAX, "zeros at {i} and {j}");
+            }
+        }
     }
 }

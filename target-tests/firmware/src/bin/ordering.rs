@@ -4,6 +4,12 @@
 //! UART every [`DRAIN_EVERY`] frames, so the queue holds data while SysTick
 //! fires (every [`SYSTICK_RELOAD`] core cycles) and logs `hil:seq s=1` with its
 //! own counter. The host checks that each stream arrives gapless and in order.
+//!
+//! SysTick logs at most one frame per thread-mode frame. Without `-icount`
+//! QEMU ties SysTick to host time, so on a loaded host (or a fast core clock,
+//! netduinoplus2's 168 MHz makes the period 24 µs) the handler plus the UART
+//! interrupt drain could otherwise take every cycle and thread mode would
+//! never finish: a livelock that depends on the host's load.
 #![no_std]
 #![no_main]
 
@@ -24,6 +30,10 @@ const SYSTICK_STREAM: u8 = 1;
 
 /// Frames the SysTick handler has logged (it is the only writer).
 static SYSTICK_FRAMES: AtomicU32 = AtomicU32::new(0);
+/// Frames thread mode has logged (it is the only writer).
+static THREAD_FRAMES: AtomicU32 = AtomicU32::new(0);
+/// `THREAD_FRAMES` when the SysTick handler last logged (only it uses this).
+static THREAD_FRAMES_AT_LAST_TICK: AtomicU32 = AtomicU32::new(0);
 
 #[entry]
 fn main() -> ! {
@@ -43,6 +53,7 @@ fn main() -> ! {
 
     for n in 0..FRAMES {
         hil_protocol::seq(THREAD_STREAM, n, 0);
+        THREAD_FRAMES.store(n + 1, Ordering::Relaxed);
         // With `irq-drain` the UART's TX interrupt drains after every frame.
         if !hil_firmware::IRQ_DRAIN && n % DRAIN_EVERY == DRAIN_EVERY - 1 {
             drain.drain_to_sink();
@@ -65,6 +76,12 @@ fn main() -> ! {
 
 #[exception]
 fn SysTick() {
+    // Log only if thread mode has moved on since the last tick that logged.
+    let thread = THREAD_FRAMES.load(Ordering::Relaxed);
+    if thread == THREAD_FRAMES_AT_LAST_TICK.load(Ordering::Relaxed) {
+        return;
+    }
+    THREAD_FRAMES_AT_LAST_TICK.store(thread, Ordering::Relaxed);
     let n = SYSTICK_FRAMES.load(Ordering::Relaxed);
     hil_protocol::seq(SYSTICK_STREAM, n, 0);
     SYSTICK_FRAMES.store(n + 1, Ordering::Relaxed);

@@ -240,12 +240,4 @@ impl Listener for EmbeddedTestRun<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    //! Test names.
-
-    #[test]
-    fn the_crate_is_left_out_of_a_tests_name() {
-        assert_eq!(super::test_name("mixed::tests", "passes"), "tests::passes");
-        assert_eq!(super::test_name("mixed", "passes"), "passes");
-    }
-}
+mod tests;
