@@ -23,8 +23,12 @@ pub struct BoardMatrix {
     pub sequential: Vec<BoardPass>,
     /// Sum of the per-board wall times.
     pub sequential_s: f64,
+    /// CPU time (user + system, the runner and its QEMUs) of the per-board passes together.
+    pub sequential_cpu_s: f64,
     /// Wall time of `--board all`.
     pub parallel_s: f64,
+    /// CPU time of `--board all`.
+    pub parallel_cpu_s: f64,
     /// Exit status of `--board all`.
     pub parallel_status: i32,
     /// Suite × board verdicts of `--board all`.
@@ -38,6 +42,8 @@ pub struct BoardPass {
     pub board: String,
     /// Wall time of `hil-runner test --board BOARD`.
     pub seconds: f64,
+    /// Its CPU time (user + system, the runner and its QEMUs).
+    pub cpu_s: f64,
     /// Runs (suites) on it.
     pub runs: usize,
     /// Of those, passed.
@@ -81,8 +87,28 @@ fn runner() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// Runs `hil-runner test ARGS --json FILE`; returns the wall time, the exit status and the runs.
-fn pass(runner: &Path, args: &[&str], json: &Path) -> anyhow::Result<(f64, i32, Vec<Cell>)> {
+/// One timed pass of `hil-runner test`.
+struct Pass {
+    seconds: f64,
+    cpu_s: f64,
+    status: i32,
+    cells: Vec<Cell>,
+}
+
+/// CPU time (user + system) of the children this process has waited for, in seconds.
+fn children_cpu_s() -> anyhow::Result<f64> {
+    // SAFETY: `rusage` is plain data; all zeros is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid `who` and a pointer to a live `rusage` it may write.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    ensure!(rc == 0, "getrusage: {}", std::io::Error::last_os_error());
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(seconds(usage.ru_utime) + seconds(usage.ru_stime))
+}
+
+/// Runs `hil-runner test ARGS --json FILE`: its wall and CPU time, exit status and runs.
+fn pass(runner: &Path, args: &[&str], json: &Path) -> anyhow::Result<Pass> {
+    let cpu_before = children_cpu_s()?;
     let start = Instant::now();
     let status = Command::new(runner)
         .arg("test")
@@ -92,6 +118,7 @@ fn pass(runner: &Path, args: &[&str], json: &Path) -> anyhow::Result<(f64, i32, 
         .status()
         .with_context(|| format!("cannot run {}", runner.display()))?;
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_s = children_cpu_s()? - cpu_before;
     let text = std::fs::read_to_string(json).with_context(|| {
         format!(
             "hil-runner test {} wrote no {}",
@@ -101,16 +128,38 @@ fn pass(runner: &Path, args: &[&str], json: &Path) -> anyhow::Result<(f64, i32, 
     })?;
     let cells: Vec<Cell> = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a list of runs", json.display()))?;
-    Ok((seconds, status.code().unwrap_or(-1), cells))
+    // A figure of a matrix that did not pass is no figure: the bench fails instead.
+    let failed: Vec<String> = cells
+        .iter()
+        .filter(|c| c.verdict != "pass")
+        .map(|c| format!("{} on {}: {}", c.suite, c.board, c.verdict))
+        .collect();
+    ensure!(
+        status.success() && failed.is_empty(),
+        "hil-runner test {} did not pass ({status}): {}; its report is {}",
+        args.join(" "),
+        if failed.is_empty() {
+            "no run failed".to_owned()
+        } else {
+            failed.join(", ")
+        },
+        json.display()
+    );
+    Ok(Pass {
+        seconds,
+        cpu_s,
+        status: status.code().unwrap_or(-1),
+        cells,
+    })
 }
 
 /// Measures the matrix on every emulated board.
 pub fn measure(dir: &Path) -> anyhow::Result<BoardMatrix> {
     let runner = runner()?;
     std::fs::create_dir_all(dir)?;
-    let (_, _, warm) = pass(&runner, &["--board", "all"], &dir.join("matrix-warm.json"))?;
+    let warm = pass(&runner, &["--board", "all"], &dir.join("matrix-warm.json"))?;
     let mut boards: Vec<String> = Vec::new();
-    for cell in &warm {
+    for cell in &warm.cells {
         if !boards.contains(&cell.board) {
             boards.push(cell.board.clone());
         }
@@ -118,24 +167,26 @@ pub fn measure(dir: &Path) -> anyhow::Result<BoardMatrix> {
     let mut sequential = Vec::new();
     for board in &boards {
         let json = dir.join(format!("matrix-{board}.json"));
-        let (seconds, _, cells) = pass(&runner, &["--board", board], &json)?;
+        let p = pass(&runner, &["--board", board], &json)?;
         sequential.push(BoardPass {
             board: board.clone(),
-            seconds,
-            runs: cells.len(),
-            passed: cells.iter().filter(|c| c.verdict == "pass").count(),
+            seconds: p.seconds,
+            cpu_s: p.cpu_s,
+            runs: p.cells.len(),
+            passed: p.cells.iter().filter(|c| c.verdict == "pass").count(),
         });
     }
-    let (parallel_s, parallel_status, cells) =
-        pass(&runner, &["--board", "all"], &dir.join("matrix-all.json"))?;
+    let all = pass(&runner, &["--board", "all"], &dir.join("matrix-all.json"))?;
     Ok(BoardMatrix {
         command: "hil-runner test --board all".into(),
         boards,
         sequential_s: sequential.iter().map(|p| p.seconds).sum(),
+        sequential_cpu_s: sequential.iter().map(|p| p.cpu_s).sum(),
         sequential,
-        parallel_s,
-        parallel_status,
-        cells,
+        parallel_s: all.seconds,
+        parallel_cpu_s: all.cpu_s,
+        parallel_status: all.status,
+        cells: all.cells,
     })
 }
 
@@ -178,6 +229,36 @@ mod tests {
         }
     }
 
+    /// A stand-in for hil-runner: writes `runs` as its JSON report and exits with `status`.
+    fn fake_runner(dir: &Path, runs: &str, status: i32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = dir.join(format!("fake-runner-{status}"));
+        let script = format!(
+            "#!/bin/sh\nfor a; do last=$a; done\necho '{runs}' > \"$last\"\nexit {status}\n"
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_pass_that_does_not_pass_fails_the_bench_and_names_its_runs() {
+        let dir = std::env::temp_dir().join(format!("hil-bench-matrix-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = dir.join("report.json");
+        let ok = r#"[{"name":"ordering","board":"a","verdict":"pass"}]"#;
+        let p = pass(&fake_runner(&dir, ok, 0), &["--board", "a"], &json).unwrap();
+        assert_eq!((p.status, p.cells.len()), (0, 1));
+        let failing = r#"[{"name":"ordering","board":"a","verdict":"timeout"}]"#;
+        let e = pass(&fake_runner(&dir, failing, 1), &["--board", "a"], &json)
+            .err()
+            .expect("a failed run fails the pass");
+        assert!(e.to_string().contains("ordering on a: timeout"), "{e}");
+        // An exit status that is not 0 fails it too, whatever the verdicts say.
+        assert!(pass(&fake_runner(&dir, ok, 4), &["--board", "a"], &json).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn the_table_has_a_cell_per_suite_and_board_and_a_dash_where_a_suite_does_not_run() {
         let m = BoardMatrix {
@@ -185,7 +266,9 @@ mod tests {
             boards: vec!["a".into(), "b".into()],
             sequential: Vec::new(),
             sequential_s: 0.0,
+            sequential_cpu_s: 0.0,
             parallel_s: 0.0,
+            parallel_cpu_s: 0.0,
             parallel_status: 1,
             cells: vec![
                 cell("ordering", "a", "pass"),

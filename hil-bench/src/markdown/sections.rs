@@ -73,36 +73,45 @@ pub fn board_matrix(w: &mut String, r: &Results) {
     );
     let _ = writeln!(
         w,
-        "| | wall time | runs | passed |\n| --- | ---: | ---: | ---: |"
+        "| | wall time | CPU time | runs | passed |\n| --- | ---: | ---: | ---: | ---: |"
     );
     for p in &m.sequential {
         let _ = writeln!(
             w,
-            "| `--board {}` | {:.1} s | {} | {} |",
-            p.board, p.seconds, p.runs, p.passed
+            "| `--board {}` | {:.1} s | {:.1} s | {} | {} |",
+            p.board, p.seconds, p.cpu_s, p.runs, p.passed
         );
     }
     let runs: usize = m.sequential.iter().map(|p| p.runs).sum();
     let passed: usize = m.sequential.iter().map(|p| p.passed).sum();
     let _ = writeln!(
         w,
-        "| one after the other (sum) | **{:.1} s** | {runs} | {passed} |",
-        m.sequential_s
+        "| one after the other (sum) | **{:.1} s** | {:.1} s | {runs} | {passed} |",
+        m.sequential_s, m.sequential_cpu_s
     );
     let all_passed = m.cells.iter().filter(|c| c.verdict == "pass").count();
     let _ = writeln!(
         w,
-        "| `{}` | **{:.1} s** | {} | {all_passed} |\n",
+        "| `{}` | **{:.1} s** | {:.1} s | {} | {all_passed} |\n",
         m.command,
         m.parallel_s,
+        m.parallel_cpu_s,
         m.cells.len()
     );
     let _ = writeln!(
         w,
         "All at once took {:.2}× the time of the boards one after the other (exit status {}). \
-         The verdicts of the `--board all` pass:\n",
+         CPU time is user + system of the runner and its QEMUs; ÷ (wall time × cores) it says \
+         how busy the cores were: {} in the per-board passes, {} in `--board all`, whose floor \
+         on these cores is its CPU time ÷ cores = {:.1} s. The verdicts of the `--board all` \
+         pass:\n",
         m.parallel_s / m.sequential_s,
-        m.parallel_status
+        m.parallel_status,
+        busy(m.sequential_cpu_s, m.sequential_s, cores),
+        busy(m.parallel_cpu_s, m.parallel_s, cores),
+        cores
+            .parse::<f64>()
+            .map_or(f64::NAN, |n| m.parallel_cpu_s / n),
     );
     let _ = writeln!(w, "{}", matrix::table(m));
     let _ = writeln!(
@@ -218,11 +227,19 @@ fn e2e_gap(default: f64, stdout: f64) -> String {
     figures + reading
 }
 
+/// `cpu_s ÷ (wall_s × cores)` as a percentage, or `?` when `cores` is not a number.
+fn busy(cpu_s: f64, wall_s: f64, cores: &str) -> String {
+    match cores.parse::<f64>() {
+        Ok(n) if n > 0.0 && wall_s > 0.0 => format!("{:.0}%", 100.0 * cpu_s / (wall_s * n)),
+        _ => "?".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The prose computed from the figures.
 
-    use super::e2e_gap;
+    use super::{busy, e2e_gap};
 
     #[test]
     fn the_end_to_end_reading_follows_the_ratios() {
@@ -236,5 +253,13 @@ mod tests {
         assert!(slower.contains("not only the host side"), "{slower}");
         assert!(!slower.contains("runner's side"));
         assert!(e2e_gap(1.0, 0.5).contains("holds"));
+    }
+
+    #[test]
+    fn busy_is_cpu_time_over_wall_time_on_every_core() {
+        assert_eq!(busy(150.0, 100.0, "2"), "75%");
+        assert_eq!(busy(50.0, 100.0, "1"), "50%");
+        assert_eq!(busy(1.0, 0.0, "2"), "?");
+        assert_eq!(busy(1.0, 1.0, "unknown"), "?");
     }
 }
