@@ -37,8 +37,8 @@ pub fn read(root: &Path) -> Option<Mutants> {
 /// The paragraph of BENCHMARKS.md about mutation testing.
 pub fn paragraph(m: Option<&Mutants>) -> String {
     let how = "`host-tests/mutants.sh` runs cargo-mutants over the modules that judge (README, \
-               \"Mutation testing\"); it takes hours on this machine, so it is not part of this \
-               bench";
+               \"Mutation testing\"); it runs longer than this bench (the README gives its measured \
+               time), so it is not part of this bench";
     let Some(m) = m else {
         return format!(
             "{how}. No `{OUTCOMES}` was found when this page was generated: run the script, \
