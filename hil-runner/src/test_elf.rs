@@ -11,29 +11,24 @@ pub struct Section<'a> {
     pub data: &'a [u8],
 }
 
-/// One global symbol: `section` is the 1-based index into the sections given (0: undefined).
-pub struct Symbol<'a> {
-    pub name: &'a str,
-    pub section: u16,
-    pub address: u32,
-}
-
-/// An ELF with `sections` (indices 1..), then `.symtab`, `.strtab` and `.shstrtab`.
-pub fn elf(sections: &[Section<'_>], symbols: &[Symbol<'_>]) -> Vec<u8> {
+/// An ELF with `sections` (indices 1..), then `.symtab`, `.strtab` and `.shstrtab`;
+/// `symbols` are global, each `(name, section, address)`, `section` the 1-based
+/// index into `sections` (0: undefined).
+pub fn elf(sections: &[Section<'_>], symbols: &[(&str, u16, u32)]) -> Vec<u8> {
     let u16le = |v: u16| v.to_le_bytes();
     let u32le = |v: u32| v.to_le_bytes();
     let len = |b: &[u8]| u32::try_from(b.len()).expect("a small test ELF");
     // String tables: index 0 is the empty name.
     let mut strtab = vec![0u8];
     let mut symtab = vec![0u8; 16];
-    for symbol in symbols {
+    for &(name, section, address) in symbols {
         symtab.extend_from_slice(&u32le(len(&strtab)));
-        strtab.extend_from_slice(symbol.name.as_bytes());
+        strtab.extend_from_slice(name.as_bytes());
         strtab.push(0);
-        symtab.extend_from_slice(&u32le(symbol.address));
+        symtab.extend_from_slice(&u32le(address));
         symtab.extend_from_slice(&u32le(4));
         symtab.extend_from_slice(&[0x11, 0]); // global object
-        symtab.extend_from_slice(&u16le(symbol.section));
+        symtab.extend_from_slice(&u16le(section));
     }
     let mut shstrtab = vec![0u8];
     let mut name_at = |name: &str| {

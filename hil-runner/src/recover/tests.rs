@@ -234,21 +234,14 @@ fn a_stale_watermark_at_the_read_index_is_not_a_wrap() {
 /// A 32-bit ARM ELF with one `.data` section at 0x2000_0000 holding `data`,
 /// and the symbols `(name, address)` in it.
 fn elf_with(data: &[u8], symbols: &[(&str, u32)]) -> Vec<u8> {
-    use crate::test_elf::{elf, Section, Symbol};
+    use crate::test_elf::{elf, Section};
     let data = [Section {
         name: ".data",
         address: 0x2000_0000,
         data,
     }];
-    let symbols: Vec<Symbol<'_>> = symbols
-        .iter()
-        .map(|&(name, address)| Symbol {
-            name,
-            section: 1,
-            address,
-        })
-        .collect();
-    elf(&data, &symbols)
+    let in_data: Vec<_> = symbols.iter().map(|&(n, a)| (n, 1, a)).collect();
+    elf(&data, &in_data)
 }
 
 #[test]

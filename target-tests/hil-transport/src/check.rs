@@ -192,7 +192,7 @@ pub(crate) mod tests {
         let frame = crate::tests::alone(|| defmt::info!("checked {=u32}", 0x1122_3344u32));
         let decoded = decode(&frame);
         // Index, the host tests' timestamp, the argument.
-        let timestamp = crate::tests::set_timestamp_tail(0);
+        let timestamp = crate::tests::timestamp_bytes();
         let end = 2 + timestamp.len();
         let (data, check) = split(&decoded, end + 4);
         assert_eq!(data[2..end], timestamp);
@@ -206,7 +206,7 @@ pub(crate) mod tests {
         crate::report::reset_for_test([0x34, 0x12]);
         let frame = crate::report::encode(7).unwrap();
         let decoded = decode(&frame);
-        let end = 2 + crate::tests::set_timestamp_tail(0).len();
+        let end = 2 + crate::tests::timestamp_bytes().len();
         let (data, check) = split(&decoded, end + 4);
         assert_eq!(data[..2], [0x34, 0x12]);
         assert_eq!(data[end..], 7u32.to_le_bytes());

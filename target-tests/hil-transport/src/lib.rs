@@ -375,10 +375,16 @@ pub(crate) mod tests {
         &TIMESTAMP_TAIL[..TIMESTAMP_TAIL_LEN.load(Ordering::Relaxed)]
     );
 
-    /// The raw bytes of the host tests' timestamp with a tail of `tail` bytes
-    /// (from now on, until the next call; [`setup`] sets none).
+    /// Gives the host tests' timestamp a tail of `tail` bytes (until the next
+    /// call; [`setup`] sets none), and returns its raw bytes from then on.
     pub(crate) fn set_timestamp_tail(tail: usize) -> Vec<u8> {
         TIMESTAMP_TAIL_LEN.store(tail, Ordering::Relaxed);
+        timestamp_bytes()
+    }
+
+    /// The raw bytes the host tests' timestamp writes now.
+    pub(crate) fn timestamp_bytes() -> Vec<u8> {
+        let tail = TIMESTAMP_TAIL_LEN.load(Ordering::Relaxed);
         let mut bytes = TIMESTAMP.to_le_bytes().to_vec();
         bytes.extend_from_slice(&(tail as u32).to_le_bytes());
         bytes.extend_from_slice(&TIMESTAMP_TAIL[..tail]);

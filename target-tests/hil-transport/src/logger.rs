@@ -49,7 +49,7 @@ struct Raw {
 }
 
 /// Room for a report's index, timestamp and count.
-const RAW_MAX: usize = 2 + crate::report::TIMESTAMP_MAX + 4;
+const RAW_MAX: usize = crate::report::RAW_MAX;
 
 impl Raw {
     fn push(&mut self, bytes: &[u8]) {

@@ -25,18 +25,21 @@ static INDEX: Mutex<Cell<Option<[u8; 2]>>> = Mutex::new(Cell::new(None));
 /// timestamps are cut to this, and such reports do not decode).
 pub(crate) const TIMESTAMP_MAX: usize = 40;
 
-/// Longest raw report: index, timestamp, count and check value.
-const RAW_MAX: usize = 2 + TIMESTAMP_MAX + 4 + crate::check::LEN;
+/// Longest raw report: index, timestamp and count (the logger records this much).
+pub(crate) const RAW_MAX: usize = 2 + TIMESTAMP_MAX + 4;
 
-/// Longest encoded report: the raw report, one rzcobs code byte and the delimiter.
+/// Longest encoded report: the raw report and its check value, one rzcobs code byte and the delimiter.
 ///
 /// rzcobs never encodes a segment longer than it is, except a run of 134
 /// non-zero bytes (one code byte more) and the frame's last group (one code
 /// byte): a group of 7 with zeros in it loses the zeros and gains a bitmask,
 /// a run of 7 or more ended by a zero turns the zero into its code. So up to
 /// 134 raw bytes encode to at most one byte more, reached when none is zero.
-const REPORT_MAX: usize = RAW_MAX + 2;
-const _: () = assert!(RAW_MAX <= 134, "one code byte per 134-byte run");
+const REPORT_MAX: usize = RAW_MAX + crate::check::LEN + 2;
+const _: () = assert!(
+    RAW_MAX + crate::check::LEN <= 134,
+    "one code byte per 134-byte run"
+);
 
 /// One encoded drop report frame, delimiter included.
 pub(crate) struct ReportFrame {
@@ -218,7 +221,7 @@ mod tests {
         assert_eq!(frame.last(), Some(&0), "ends with its delimiter");
         assert!(!frame[..frame.len() - 1].contains(&0));
         // The host tests' timestamp (crate::tests) comes between index and count.
-        let timestamp = crate::tests::set_timestamp_tail(0);
+        let timestamp = crate::tests::timestamp_bytes();
         let raw = report_raw([0x34, 0x12], &timestamp, 0x0102_0304);
         assert_eq!(&frame[..], encoded(&raw), "defmt's encoding");
     }
@@ -243,7 +246,7 @@ mod tests {
         // The longest report, measured: the timestamp cut, index and count around it.
         let longest = report_raw([1, 1], &[0xa5; 64][..TIMESTAMP_MAX], u32::MAX);
         let longest = longest.len() + crate::check::LEN;
-        assert_eq!(RAW_MAX, longest);
+        assert_eq!(RAW_MAX + crate::check::LEN, longest);
         // No zero byte at all is the longest encoding; zeros anywhere never lengthen it.
         assert_eq!(REPORT_MAX, rzcobs(&vec![0xa5; longest]).len());
         for i in 0..longest {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{read, test_name, EmbeddedTest, EmbeddedTestTable, VERSION_SYMBOL};
-use crate::test_elf::{elf, Section, Symbol};
+use crate::test_elf::{elf, Section};
 
 /// Address of `.rodata`, where the module paths are: low, so that the same
 /// offset also falls inside `.comment`, a section at address 0 before it.
@@ -42,15 +42,7 @@ fn embedded_test_elf(section: &[u8], symbols: &[(&str, u16, u32)]) -> Vec<u8> {
             data: section,
         },
     ];
-    let symbols: Vec<Symbol<'_>> = symbols
-        .iter()
-        .map(|&(name, section, address)| Symbol {
-            name,
-            section,
-            address,
-        })
-        .collect();
-    elf(&sections, &symbols)
+    elf(&sections, symbols)
 }
 
 const A: &str = r#"{"name":"a","ignored":false,"should_panic":true,"timeout":7}"#;
