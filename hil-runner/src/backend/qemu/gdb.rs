@@ -3,7 +3,7 @@
 //! Packets are `$payload#checksum`; QEMU acknowledges each packet it receives
 //! with `+` and does not offer `QStartNoAckMode` (7.2), so the client skips
 //! acks it reads and acks every packet it receives (system-mode QEMU does not
-//! wait for them). Only what the backend needs is here: `?`, `g`, `m`, `Z0`,
+//! wait for them). Only what the backend needs is here: `?`, `g`, `G`, `m`, `M`, `Z0`,
 //! `z0`, `c`, `s`, the interrupt byte and the stop replies.
 //!
 //! What QEMU 7.2 answers, for an M-profile CPU:
@@ -168,6 +168,43 @@ impl Gdb {
             )));
         }
         Ok(bytes)
+    }
+
+    /// Write `bytes` to target memory at `address` (`M`; QEMU writes ROM too and drops the
+    /// translated code of what it overwrites).
+    pub async fn write_memory(&mut self, address: u32, bytes: &[u8]) -> io::Result<()> {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let reply = self
+            .request(&format!("M{address:x},{:x}:{hex}", bytes.len()))
+            .await?;
+        if reply != "OK" {
+            return Err(protocol(format!(
+                "gdbstub did not write {} bytes at {address:#x}: `{reply}`",
+                bytes.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Set the program counter: `g`, then `G` with r15 replaced (QEMU 7.2 answers `P`
+    /// only after the client has read `target.xml`).
+    pub async fn set_pc(&mut self, pc: u32) -> io::Result<()> {
+        let mut all = self.request("g").await?;
+        let at = 15 * 8;
+        if all.len() < at + 8 {
+            return Err(protocol(format!("short `g` reply: {all}")));
+        }
+        let hex: String = pc
+            .to_le_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        all.replace_range(at..at + 8, &hex);
+        let reply = self.request(&format!("G{all}")).await?;
+        if reply != "OK" {
+            return Err(protocol(format!("gdbstub did not set pc: `{reply}`")));
+        }
+        Ok(())
     }
 
     /// `len` bytes at `address`, in requests of at most [`READ_PIECE`] bytes.

@@ -101,6 +101,11 @@ pub async fn watch_core(
                     return CoreEvent::Gone("halted by the runner".into());
                 }
                 if regs.r[15] == hardfault {
+                    match queue.at_trap(&mut gdb, &regs).await {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(e) => return CoreEvent::Gone(format!("at a semihosting call: {e}")),
+                    }
                     let fault = read_fault(&mut gdb, regs, &elf).await;
                     queue.read(&mut gdb).await;
                     return match fault {
