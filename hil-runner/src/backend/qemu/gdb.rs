@@ -173,9 +173,8 @@ impl Gdb {
     /// Write `bytes` to target memory at `address` (`M`; QEMU writes ROM too and drops the
     /// translated code of what it overwrites).
     pub async fn write_memory(&mut self, address: u32, bytes: &[u8]) -> io::Result<()> {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let reply = self
-            .request(&format!("M{address:x},{:x}:{hex}", bytes.len()))
+            .request(&format!("M{address:x},{:x}:{}", bytes.len(), to_hex(bytes)))
             .await?;
         if reply != "OK" {
             return Err(protocol(format!(
@@ -194,17 +193,18 @@ impl Gdb {
         if all.len() < at + 8 {
             return Err(protocol(format!("short `g` reply: {all}")));
         }
-        let hex: String = pc
-            .to_le_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        all.replace_range(at..at + 8, &hex);
+        all.replace_range(at..at + 8, &to_hex(&pc.to_le_bytes()));
         let reply = self.request(&format!("G{all}")).await?;
         if reply != "OK" {
             return Err(protocol(format!("gdbstub did not set pc: `{reply}`")));
         }
         Ok(())
+    }
+
+    /// The little-endian word at `address`.
+    pub async fn read_word(&mut self, address: u32) -> io::Result<u32> {
+        let bytes = self.read_memory(address, 4).await?;
+        Ok(u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")))
     }
 
     /// `len` bytes at `address`, in requests of at most [`READ_PIECE`] bytes.
@@ -331,6 +331,10 @@ fn parse_stop(reply: &str) -> io::Result<Stop> {
         Some(b'X') => Ok(Stop::Terminated(code()?)),
         _ => Err(protocol(format!("unexpected gdbstub reply `{reply}`"))),
     }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hex_bytes(text: &str) -> io::Result<Vec<u8>> {

@@ -40,13 +40,9 @@ pub fn hardfault_vector_of_elf(elf: &Path) -> Option<u32> {
 
 /// The HardFault handler's address from the halted core: the word at VTOR + 12.
 pub async fn hardfault_vector_of_core(gdb: &mut Gdb) -> io::Result<u32> {
-    let vtor = le_word(&gdb.read_memory(VTOR, 4).await?, 0);
-    let word = le_word(&gdb.read_memory(vtor.wrapping_add(12), 4).await?, 0);
+    let vtor = gdb.read_word(VTOR).await?;
+    let word = gdb.read_word(vtor.wrapping_add(12)).await?;
     Ok(word & !1)
-}
-
-fn le_word(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
 
 /// How the watched core ended.
