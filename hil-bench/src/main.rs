@@ -287,8 +287,8 @@ fn main() -> anyhow::Result<()> {
         step("board matrix: hil-runner test on every emulated board, one after the other, then all at once");
         let m = matrix::measure(&emulated::bench_dir())?;
         eprintln!(
-            "  one after the other {:.0} s, all at once {:.0} s",
-            m.sequential_s, m.parallel_s
+            "  one after the other {:.0} s (one suite at a time: {:.0} s), all at once {:.0} s",
+            m.sequential_s, m.one_at_a_time_s, m.parallel_s
         );
         Some(m)
     };

@@ -2,8 +2,10 @@
 //!
 //! A first `hil-runner test --board all` builds every suite for every board
 //! (not timed: builds are shared between the passes); then each board on its
-//! own, one after the other, and then `--board all` once more, the boards in
-//! parallel (`--jobs` = cores). Every pass runs the real binary, as a user does.
+//! own, one after the other, once with one suite at a time (`--jobs 1`, how
+//! the suites ran before boards ran in parallel) and once at the default
+//! `--jobs` (cores); and then `--board all` once more, the boards in parallel.
+//! Every pass runs the real binary, as a user does.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,6 +25,8 @@ pub struct BoardMatrix {
     pub sequential: Vec<BoardPass>,
     /// Sum of the per-board wall times.
     pub sequential_s: f64,
+    /// Sum of the per-board wall times at `--jobs 1`.
+    pub one_at_a_time_s: f64,
     /// CPU time (user + system, the runner and its QEMUs) of the per-board passes together.
     pub sequential_cpu_s: f64,
     /// Wall time of `--board all`.
@@ -42,6 +46,8 @@ pub struct BoardPass {
     pub board: String,
     /// Wall time of `hil-runner test --board BOARD`.
     pub seconds: f64,
+    /// Wall time of `hil-runner test --board BOARD --jobs 1`: one suite at a time.
+    pub one_at_a_time_s: f64,
     /// Its CPU time (user + system, the runner and its QEMUs).
     pub cpu_s: f64,
     /// Runs (suites) on it.
@@ -166,11 +172,14 @@ pub fn measure(dir: &Path) -> anyhow::Result<BoardMatrix> {
     }
     let mut sequential = Vec::new();
     for board in &boards {
+        let json = dir.join(format!("matrix-{board}-jobs-1.json"));
+        let one = pass(&runner, &["--board", board, "--jobs", "1"], &json)?;
         let json = dir.join(format!("matrix-{board}.json"));
         let p = pass(&runner, &["--board", board], &json)?;
         sequential.push(BoardPass {
             board: board.clone(),
             seconds: p.seconds,
+            one_at_a_time_s: one.seconds,
             cpu_s: p.cpu_s,
             runs: p.cells.len(),
             passed: p.cells.iter().filter(|c| c.verdict == "pass").count(),
@@ -181,6 +190,7 @@ pub fn measure(dir: &Path) -> anyhow::Result<BoardMatrix> {
         command: "hil-runner test --board all".into(),
         boards,
         sequential_s: sequential.iter().map(|p| p.seconds).sum(),
+        one_at_a_time_s: sequential.iter().map(|p| p.one_at_a_time_s).sum(),
         sequential_cpu_s: sequential.iter().map(|p| p.cpu_s).sum(),
         sequential,
         parallel_s: all.seconds,
@@ -266,6 +276,7 @@ mod tests {
             boards: vec!["a".into(), "b".into()],
             sequential: Vec::new(),
             sequential_s: 0.0,
+            one_at_a_time_s: 0.0,
             sequential_cpu_s: 0.0,
             parallel_s: 0.0,
             parallel_cpu_s: 0.0,

@@ -4,7 +4,8 @@
 //! way the runner reads a firmware's queue descriptor or its embedded-test
 //! table, without building any firmware.
 
-/// One section of the ELF: loaded if `address` is not 0 (`SHF_ALLOC`), else like a debug section.
+/// One section of the ELF: loaded if `address` is not 0 (`SHF_ALLOC`), else like a debug
+/// section; code (`SHF_EXECINSTR`, not writable) if its name starts with `.text`.
 pub struct Section<'a> {
     pub name: &'a str,
     pub address: u32,
@@ -47,7 +48,11 @@ pub fn elf(sections: &[Section<'_>], symbols: &[(&str, u16, u32)]) -> Vec<u8> {
     };
     for s in sections {
         let (at, size) = place(&mut body, s.data);
-        let flags = if s.address == 0 { 0 } else { 3 }; // SHF_WRITE | SHF_ALLOC
+        let flags = match (s.address, s.name.starts_with(".text")) {
+            (0, _) => 0,
+            (_, false) => 3, // SHF_WRITE | SHF_ALLOC
+            (_, true) => 6,  // SHF_ALLOC | SHF_EXECINSTR
+        };
         headers.push([name_at(s.name), 1, flags, s.address, at, size, 0, 0, 4, 0]);
     }
     let strtab_index = u32::try_from(headers.len()).expect("a small test ELF") + 1;

@@ -64,35 +64,38 @@ pub fn board_matrix(w: &mut String, r: &Results) {
     let cores = &r.machine.cores;
     let _ = writeln!(
         w,
-        "`hil-runner test --board BOARD` for each emulated board, one after the other, then \
-         `{}` (the boards in parallel, `--jobs` = {cores} cores), on the machine above in this \
-         run, after one untimed `--board all` pass that built every image (so both timings \
-         are runs, not builds). Every suite runs on every board, except the suites that name \
-         their boards in `suites.toml` (the interrupt drains: `-` below).\n",
+        "`hil-runner test --board BOARD` for each emulated board, one after the other, first \
+         with one suite at a time (`--jobs 1`, how the suites ran before boards ran in \
+         parallel), then with the default `--jobs` ({cores}, the cores); then `{}` (the boards \
+         in parallel, `--jobs` = {cores}), on the machine above in this run, after one untimed \
+         `--board all` pass that built every image (so every timing is of runs, not builds). \
+         Every suite runs on every board, except the suites that name their boards in \
+         `suites.toml` (the interrupt drains: `-` below).\n",
         m.command
     );
     let _ = writeln!(
         w,
-        "| | wall time | CPU time | runs | passed |\n| --- | ---: | ---: | ---: | ---: |"
+        "| | wall time, `--jobs 1` | wall time, `--jobs {cores}` | CPU time (`--jobs {cores}`) | runs | passed |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: |"
     );
     for p in &m.sequential {
         let _ = writeln!(
             w,
-            "| `--board {}` | {:.1} s | {:.1} s | {} | {} |",
-            p.board, p.seconds, p.cpu_s, p.runs, p.passed
+            "| `--board {}` | {:.1} s | {:.1} s | {:.1} s | {} | {} |",
+            p.board, p.one_at_a_time_s, p.seconds, p.cpu_s, p.runs, p.passed
         );
     }
     let runs: usize = m.sequential.iter().map(|p| p.runs).sum();
     let passed: usize = m.sequential.iter().map(|p| p.passed).sum();
     let _ = writeln!(
         w,
-        "| one after the other (sum) | **{:.1} s** | {:.1} s | {runs} | {passed} |",
-        m.sequential_s, m.sequential_cpu_s
+        "| one after the other (sum) | **{:.1} s** | **{:.1} s** | {:.1} s | {runs} | {passed} |",
+        m.one_at_a_time_s, m.sequential_s, m.sequential_cpu_s
     );
     let all_passed = m.cells.iter().filter(|c| c.verdict == "pass").count();
     let _ = writeln!(
         w,
-        "| `{}` | **{:.1} s** | {:.1} s | {} | {all_passed} |\n",
+        "| `{}` | - | **{:.1} s** | {:.1} s | {} | {all_passed} |\n",
         m.command,
         m.parallel_s,
         m.parallel_cpu_s,
@@ -100,11 +103,13 @@ pub fn board_matrix(w: &mut String, r: &Results) {
     );
     let _ = writeln!(
         w,
-        "All at once took {:.2}× the time of the boards one after the other (exit status {}). \
+        "All at once took {:.2}× the time of the boards one after the other with one suite \
+         at a time, and {:.2}× their time at `--jobs {cores}` (exit status {}). \
          CPU time is user + system of the runner and its QEMUs; ÷ (wall time × cores) it says \
-         how busy the cores were: {} in the per-board passes, {} in `--board all`, whose floor \
+         how busy the cores were: {} in the per-board passes at `--jobs {cores}`, {} in `--board all`, whose floor \
          on these cores is its CPU time ÷ cores = {:.1} s. The verdicts of the `--board all` \
          pass:\n",
+        m.parallel_s / m.one_at_a_time_s,
         m.parallel_s / m.sequential_s,
         m.parallel_status,
         busy(m.sequential_cpu_s, m.sequential_s, cores),

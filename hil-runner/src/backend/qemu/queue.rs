@@ -22,7 +22,7 @@
 use std::io;
 use std::sync::atomic::Ordering;
 
-use object::{Object, ObjectSection, SectionKind};
+use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
 
 use super::gdb::{CoreRegisters, Gdb};
 use crate::recover::{ImageSlot, QueueImage, QueueLayout, RecoverError};
@@ -64,13 +64,16 @@ impl QueueWatch {
             tracing::warn!("no queue recovery: {e}");
             None
         });
+        // Traps are written only where the ELF tells its code from its data; a stripped
+        // ELF's possible sites get gdbstub breakpoints, which write nothing.
+        let (semihosting, return_insn) = match (layout, thumb_instructions(elf)) {
+            (None, _) => (Vec::new(), None),
+            (Some(_), Some(code)) => (semihosting_sites(&code), find_instruction(&code, BX_LR)),
+            (Some(_), None) => (semihosting_halfwords(elf), None),
+        };
         Self {
-            semihosting: if layout.is_some() {
-                semihosting_sites(elf)
-            } else {
-                Vec::new()
-            },
-            return_insn: layout.and_then(|_| find_halfword(elf, BX_LR)),
+            semihosting,
+            return_insn,
             layout,
             trapped: Default::default(),
             slot: ImageSlot::default(),
@@ -207,20 +210,78 @@ async fn read_image(gdb: &mut Gdb, layout: &QueueLayout) -> Result<QueueImage, R
     })
 }
 
-/// The first halfword-aligned `halfword` in the ELF's code sections (where the core
-/// decodes from, whatever instruction it ends).
-pub fn find_halfword(elf: &[u8], halfword: [u8; 2]) -> Option<u32> {
-    halfwords(elf, halfword).into_iter().next()
+/// The ELF's Thumb instructions: where each starts and its first halfword.
+///
+/// Code is what the ARM mapping symbols mark: `$t` starts Thumb code, `$d` (a
+/// literal pool, a jump table) and `$a` end it, up to the next mapping symbol
+/// or the section's end. A 32-bit instruction is one entry, so neither its
+/// second halfword nor a literal in a pool is taken for an instruction: a
+/// `b.w` can end in `0xbeab`, and writing a trap there would break the branch.
+/// `None` when the ELF has no mapping symbols (stripped): its code cannot be
+/// told from its data.
+pub fn thumb_instructions(elf: &[u8]) -> Option<Vec<(u32, [u8; 2])>> {
+    let file = object::File::parse(elf).ok()?;
+    let mut marks: Vec<(object::SectionIndex, u64, bool)> = file
+        .symbols()
+        .filter_map(|symbol| {
+            let name = symbol.name().ok()?;
+            let kind = name.strip_prefix('$')?.split('.').next()?;
+            let thumb = match kind {
+                "t" => true,
+                "d" | "a" => false,
+                _ => return None,
+            };
+            Some((symbol.section_index()?, symbol.address(), thumb))
+        })
+        .collect();
+    if marks.is_empty() {
+        return None;
+    }
+    marks.sort_by_key(|&(section, address, _)| (section.0, address));
+    let mut instructions = Vec::new();
+    for section in file.sections().filter(|s| s.kind() == SectionKind::Text) {
+        let Ok(data) = section.data() else { continue };
+        let here: Vec<_> = marks.iter().filter(|m| m.0 == section.index()).collect();
+        for (i, &&(_, start, thumb)) in here.iter().enumerate() {
+            let end = here
+                .get(i + 1)
+                .map_or(section.address() + data.len() as u64, |m| m.1);
+            if !thumb {
+                continue;
+            }
+            let mut at = start.saturating_sub(section.address()) as usize;
+            let end = (end.saturating_sub(section.address()) as usize).min(data.len());
+            while at + 2 <= end {
+                let half = [data[at], data[at + 1]];
+                instructions.push((section.address() as u32 + at as u32, half));
+                // Bits 15..11 of 0b11101, 0b11110 or 0b11111: the first half of a 32-bit instruction.
+                at += if half[1] >> 3 >= 0b11101 { 4 } else { 2 };
+            }
+        }
+    }
+    Some(instructions)
 }
 
-/// Addresses of the Thumb instruction `bkpt 0xab` (`0xbeab`) in the ELF's code sections.
-pub fn semihosting_sites(elf: &[u8]) -> Vec<u32> {
-    let mut sites = halfwords(elf, SEMIHOSTING_CALL);
+/// The first instruction in `code` that starts with `halfword`.
+pub fn find_instruction(code: &[(u32, [u8; 2])], halfword: [u8; 2]) -> Option<u32> {
+    code.iter().find(|(_, h)| *h == halfword).map(|&(a, _)| a)
+}
+
+/// Addresses of the Thumb instruction `bkpt 0xab` (`0xbeab`) in `code`.
+pub fn semihosting_sites(code: &[(u32, [u8; 2])]) -> Vec<u32> {
+    let mut sites: Vec<u32> = code
+        .iter()
+        .filter(|(_, h)| *h == SEMIHOSTING_CALL)
+        .map(|&(a, _)| a)
+        .collect();
     sites.truncate(MAX_SITES);
     sites
 }
 
-fn halfwords(elf: &[u8], halfword: [u8; 2]) -> Vec<u32> {
+/// Every halfword-aligned `0xbeab` in the ELF's code sections: a stripped ELF's possible
+/// sites, some perhaps data or the end of a longer instruction (breakpoints there are
+/// harmless; traps are not).
+fn semihosting_halfwords(elf: &[u8]) -> Vec<u32> {
     let Ok(file) = object::File::parse(elf) else {
         return Vec::new();
     };
@@ -228,10 +289,84 @@ fn halfwords(elf: &[u8], halfword: [u8; 2]) -> Vec<u32> {
     for section in file.sections().filter(|s| s.kind() == SectionKind::Text) {
         let Ok(data) = section.data() else { continue };
         for (i, half) in data.chunks_exact(2).enumerate() {
-            if half == halfword {
+            if half == SEMIHOSTING_CALL {
                 sites.push(section.address() as u32 + 2 * i as u32);
             }
         }
     }
+    sites.truncate(MAX_SITES);
     sites
+}
+
+#[cfg(test)]
+mod tests {
+    //! Which halfwords of an ELF's code start instructions: the only places a trap may go.
+
+    use super::*;
+    use crate::test_elf::{elf, Section};
+
+    const CODE: u32 = 0x400;
+
+    /// `code` at [`CODE`] in `.text`, with the symbols `(name, address)`.
+    fn image(code: &[u8], symbols: &[(&str, u32)]) -> Vec<u8> {
+        let text = [Section {
+            name: ".text",
+            address: CODE,
+            data: code,
+        }];
+        let symbols: Vec<_> = symbols.iter().map(|&(n, a)| (n, 1, a)).collect();
+        elf(&text, &symbols)
+    }
+
+    #[test]
+    fn a_call_is_a_site_only_where_an_instruction_starts() {
+        // `b.w` (f000 beab: its second halfword is the encoding of `bkpt 0xab`),
+        // then `bkpt 0xab`, then `bx lr`.
+        let code = [0x00, 0xf0, 0xab, 0xbe, 0xab, 0xbe, 0x70, 0x47];
+        let instructions = thumb_instructions(&image(&code, &[("$t", CODE)])).unwrap();
+        assert_eq!(instructions.len(), 3);
+        assert_eq!(semihosting_sites(&instructions), vec![CODE + 4]);
+        assert_eq!(find_instruction(&instructions, BX_LR), Some(CODE + 6));
+        // Stripped of its mapping symbols: both halfwords may be calls.
+        assert_eq!(
+            semihosting_halfwords(&image(&code, &[])),
+            vec![CODE + 2, CODE + 4]
+        );
+    }
+
+    #[test]
+    fn a_literal_pool_is_data_and_holds_no_site() {
+        // bkpt 0xab; bx lr; a pool word whose halves both read bkpt 0xab; bkpt 0xab.
+        let code = [0xab, 0xbe, 0x70, 0x47, 0xab, 0xbe, 0xab, 0xbe, 0xab, 0xbe];
+        let marks = [("$t", CODE), ("$d.1", CODE + 4), ("$t.2", CODE + 8)];
+        let instructions = thumb_instructions(&image(&code, &marks)).unwrap();
+        assert_eq!(semihosting_sites(&instructions), vec![CODE, CODE + 8]);
+        // A pool word whose halves read `bx lr`: not a place to return through.
+        let code = [0x70, 0x47, 0x70, 0x47, 0x00, 0xbf, 0x70, 0x47];
+        let marks = [("$d", CODE), ("$t", CODE + 4)];
+        let instructions = thumb_instructions(&image(&code, &marks)).unwrap();
+        assert_eq!(find_instruction(&instructions, BX_LR), Some(CODE + 6));
+    }
+
+    #[test]
+    fn an_elf_without_mapping_symbols_has_no_known_instructions() {
+        let code = [0xab, 0xbe, 0x70, 0x47];
+        assert_eq!(thumb_instructions(&image(&code, &[("main", CODE)])), None);
+        assert_eq!(thumb_instructions(b"not an elf"), None);
+    }
+
+    #[test]
+    fn the_watch_of_an_elf_without_a_queue_watches_no_call() {
+        let watch = QueueWatch::of_elf(&image(&[0xab, 0xbe, 0x70, 0x47], &[("$t", CODE)]));
+        assert!(watch.layout.is_none());
+        assert!(watch.semihosting.is_empty() && watch.return_insn.is_none());
+    }
+
+    #[test]
+    fn at_most_max_sites_are_watched() {
+        let code = [0xab, 0xbe].repeat(MAX_SITES + 3);
+        let instructions = thumb_instructions(&image(&code, &[("$t", CODE)])).unwrap();
+        assert_eq!(semihosting_sites(&instructions).len(), MAX_SITES);
+        assert_eq!(semihosting_halfwords(&image(&code, &[])).len(), MAX_SITES);
+    }
 }
