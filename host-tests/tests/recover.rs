@@ -86,3 +86,23 @@ fn frames_queued_at_a_semihosting_exit_are_recovered_before_qemu_exits() {
     assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
     assert_every_frame_accounted_for(&r);
 }
+
+#[test]
+fn a_semihosting_call_before_the_exit_runs_and_the_queue_is_still_read_at_the_exit() {
+    // The console write meets the runner's trap first: it must return to the call
+    // (the firmware goes on to log and exit) and leave the exit watched.
+    let r = run("console_then_queued_exit", Duration::from_secs(120));
+    assert!(
+        matches!(
+            r.target_end,
+            Some(hil_runner::backend::TargetEnd::Exited { code: 0 })
+        ),
+        "{:?} {:?}",
+        r.target_end,
+        r.reason
+    );
+    // 8 sequence frames, the stream count and the end marker: all only in the queue.
+    assert_eq!(r.recovered, 10);
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+    assert_every_frame_accounted_for(&r);
+}
