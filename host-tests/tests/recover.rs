@@ -69,29 +69,10 @@ fn frames_queued_by_a_hung_core_are_recovered_when_the_runner_halts_it() {
     assert_every_frame_accounted_for(&r);
 }
 
-#[test]
-fn frames_queued_at_a_semihosting_exit_are_recovered_before_qemu_exits() {
-    let r = run("queued_at_exit", Duration::from_secs(120));
-    assert!(
-        matches!(
-            r.target_end,
-            Some(hil_runner::backend::TargetEnd::Exited { code: 0 })
-        ),
-        "{:?}",
-        r.target_end
-    );
-    // 8 sequence frames, the stream count and the end marker: all only in the queue.
-    assert_eq!(r.recovered, 10);
-    // It ended by itself with success: every frame is accounted for, the count says how.
-    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
-    assert_every_frame_accounted_for(&r);
-}
-
-#[test]
-fn a_semihosting_call_before_the_exit_runs_and_the_queue_is_still_read_at_the_exit() {
-    // The console write meets the runner's trap first: it must return to the call
-    // (the firmware goes on to log and exit) and leave the exit watched.
-    let r = run("console_then_queued_exit", Duration::from_secs(120));
+/// `example` exits with success, its last 8 sequence frames, stream count and end
+/// marker only in the queue: all recovered, every frame accounted for.
+fn assert_exit_with_ten_frames_queued(example: &str) {
+    let r = run(example, Duration::from_secs(120));
     assert!(
         matches!(
             r.target_end,
@@ -101,8 +82,20 @@ fn a_semihosting_call_before_the_exit_runs_and_the_queue_is_still_read_at_the_ex
         r.target_end,
         r.reason
     );
-    // 8 sequence frames, the stream count and the end marker: all only in the queue.
     assert_eq!(r.recovered, 10);
+    // It ended by itself with success: every frame is accounted for, the count says how.
     assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
     assert_every_frame_accounted_for(&r);
+}
+
+#[test]
+fn frames_queued_at_a_semihosting_exit_are_recovered_before_qemu_exits() {
+    assert_exit_with_ten_frames_queued("queued_at_exit");
+}
+
+#[test]
+fn a_semihosting_call_before_the_exit_runs_and_the_queue_is_still_read_at_the_exit() {
+    // The console write meets the runner's trap first: it must return to the call
+    // (the firmware goes on to log and exit) and leave the exit watched.
+    assert_exit_with_ten_frames_queued("console_then_queued_exit");
 }
