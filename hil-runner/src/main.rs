@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let status = match cli.command.run() {
         Ok(status) => status.code(),
         Err(e) => {
-            eprintln!("hil-runner: error: {e:#}");
+            eprintln!("hil-runner: error: {}", cli::message(&e));
             cli::exit_status_of(&e).code()
         }
     };

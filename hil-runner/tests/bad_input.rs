@@ -124,6 +124,13 @@ fn bad_input_has_its_exit_status_and_a_message_naming_what_is_wrong(
     eprintln!("{bad:?}: exit {code:?}: {}", stderr.trim());
     assert_eq!(code, Some(status), "{bad:?}: {stderr}");
     assert!(!stderr.contains("panicked"), "{bad:?} panicked: {stderr}");
+    for line in stderr.lines() {
+        let parts: Vec<&str> = line.split(": ").collect();
+        assert!(
+            parts.windows(2).all(|w| w[0] != w[1]),
+            "{bad:?}: a cause said twice in a row: {line}"
+        );
+    }
     for fragment in &row.expect {
         assert!(
             stderr.contains(fragment.as_str()),

@@ -86,6 +86,24 @@ pub fn exit_status_of(e: &anyhow::Error) -> ExitStatus {
     }
 }
 
+/// The error and its causes for the terminal, joined by `: `; a cause whose text
+/// the message already holds is left out (the library's errors name their source
+/// in their own text, as `cannot read ELF PATH: No such file ...`).
+pub fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// A tokio runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -104,4 +122,35 @@ pub fn runtime_with_signals() -> anyhow::Result<(tokio::runtime::Runtime, Cancel
         cancel::on_signals().context("cannot watch for SIGINT and SIGTERM")?
     };
     Ok((rt, cancel))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The error line: every cause once.
+
+    use super::message;
+    use anyhow::Context as _;
+
+    #[test]
+    fn a_cause_the_message_already_names_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Err::<(), _>(hil_runner::firmware::FirmwareError::Read {
+            path: "fw.elf".into(),
+            source: io,
+        })
+        .context("running fw.elf")
+        .unwrap_err();
+        assert_eq!(
+            message(&e),
+            "running fw.elf: cannot read ELF fw.elf: no such file"
+        );
+    }
+
+    #[test]
+    fn a_cause_the_message_does_not_name_is_kept() {
+        let e = Err::<(), _>(std::io::Error::other("disk full"))
+            .context("cannot write the capture")
+            .unwrap_err();
+        assert_eq!(message(&e), "cannot write the capture: disk full");
+    }
 }
