@@ -21,10 +21,14 @@ use super::memory_x::{MemoryLayout, MemoryRegion};
 use super::{probe, Board, BoardError, BoardKind};
 
 mod elf_fit;
+mod logger;
 
 /// Whether a firmware ELF can run on a board, checked before a run starts: an
 /// ARM ELF, for a core the board has, loading only into its memory layout.
 pub use elf_fit::check as firmware_fits;
+/// Whether a firmware's defmt logger writes where the board reads its log (defmt-rtt
+/// and defmt-semihosting write nothing to a UART).
+pub use logger::{check as logger_fits, off_uart_logger};
 
 /// The Rust target triples that generate code for a core type (none: not a Cortex-M).
 pub fn triples_for(core: CoreType) -> &'static [&'static str] {

@@ -108,6 +108,8 @@ impl Cmd {
         if matches!(board.kind, BoardKind::Qemu(_)) {
             hil_runner::board::verify::firmware_fits(&board, &self.elf)?;
         }
+        // A log sent where the board does not read it would be lost whole, without a word.
+        hil_runner::board::verify::logger_fits(&board, &self.elf)?;
         if test_args.filters_any() && firmware.embedded_test().is_none() {
             eprintln!("hil: this firmware cannot select tests: every test runs");
         }

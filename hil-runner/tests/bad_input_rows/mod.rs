@@ -24,6 +24,31 @@ pub fn ordering_elf() -> PathBuf {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Firmware that is not ours, for `probe-rs run`: `target-tests/bench-logcost` with the
+/// published defmt-rtt as its logger, built for the default board's target.
+pub fn defmt_rtt_elf() -> PathBuf {
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .current_dir(hil_runner::build::firmware_dir())
+        .args(["build", "--release", "--locked", "-p", "bench-logcost"])
+        .args(["--bin", "logcost", "--target", "thumbv7m-none-eabi"])
+        .args(["--no-default-features", "--features", "logger-rtt"])
+        .args(["--message-format", "json-render-diagnostics"])
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building bench-logcost with defmt-rtt"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the logcost executable")
+}
+
 pub fn s(p: &Path) -> String {
     p.to_str().unwrap().to_owned()
 }
@@ -64,6 +89,7 @@ pub enum Bad {
     ElfWithoutDefmt,
     ElfForAnotherCore,
     ElfForAnotherBoard,
+    ElfLoggingOverRtt,
     UnknownBoard,
     BoardFileMissing,
     BoardNotToml,
@@ -196,6 +222,11 @@ pub fn row(bad: Bad, dir: &Path) -> Row {
             ordering_elf(),
             &["--board", "netduinoplus2"],
             &["netduinoplus2.toml", "field `memory`", "another board"],
+        ),
+        Bad::ElfLoggingOverRtt => elf_row(
+            defmt_rtt_elf(),
+            &[],
+            &["lm3s6965evb.toml", "field `kind`", "defmt-rtt", "UART"],
         ),
         Bad::UnknownBoard => Row {
             args: run_elf(&ordering_elf(), &["--board", "no-such-board"]),

@@ -1,0 +1,138 @@
+//! Whether a firmware's defmt logger writes where the board reads: defmt-rtt and defmt-semihosting send nothing to a UART.
+//!
+//! A board reads defmt frames from its UART (every emulated board, and probe
+//! boards with `log = "serial"`) or from RTT (`log = "rtt"`). Firmware linked
+//! with defmt-rtt or defmt-semihosting, as firmware made for `probe-rs run`
+//! usually is, would run on a UART board with its whole log lost and nothing
+//! saying so; it is bad input instead (exit status 2), naming the ELF, the
+//! logger and what to change. The logger is known by its crate's statics
+//! (`defmt_rtt::RTT_ENCODER`, `defmt_semihosting::SEMIHOSTING_ENCODER`, ...)
+//! in the ELF's symbol table: defmt links exactly one global logger.
+
+use std::path::Path;
+
+use object::{Object, ObjectSymbol};
+
+use super::super::probe::LogSource;
+use super::super::{Board, BoardError, BoardKind};
+
+/// defmt loggers that write no frame to a UART: the crate in their symbols' paths, and where they write.
+const NOT_A_UART: [(&str, &str, &str); 2] = [
+    (
+        "defmt_rtt",
+        "defmt-rtt",
+        "an RTT buffer in target RAM, read through a debug probe",
+    ),
+    (
+        "defmt_semihosting",
+        "defmt-semihosting",
+        "the debugger's semihosting console",
+    ),
+];
+
+/// The logger of `elf` that writes no frame to a UART, if it has one: its crate's name
+/// and where it writes.
+pub fn off_uart_logger(elf: &[u8]) -> Option<(&'static str, &'static str)> {
+    let file = object::File::parse(elf).ok()?;
+    let names: Vec<&str> = file.symbols().filter_map(|s| s.name().ok()).collect();
+    NOT_A_UART.iter().find_map(|&(path, name, writes_to)| {
+        names
+            .iter()
+            .any(|n| n.contains(path))
+            .then_some((name, writes_to))
+    })
+}
+
+/// Why the firmware at `path` logs where `board` does not read, if it does (a file that
+/// cannot be read is left to the checks that read it as an ELF).
+pub fn check(board: &Board, path: &Path) -> Result<(), BoardError> {
+    match std::fs::read(path) {
+        Ok(elf) => check_bytes(board, path, &elf),
+        Err(_) => Ok(()),
+    }
+}
+
+/// [`check`] of the firmware `elf`, read from `path`.
+fn check_bytes(board: &Board, path: &Path, elf: &[u8]) -> Result<(), BoardError> {
+    let (field, reads, fix) = match &board.kind {
+        BoardKind::Qemu(_) => (
+            "kind",
+            "its emulated UART",
+            "link a defmt logger that writes rzcobs frames to the UART (defmt-serial, \
+             defmt-bbq, hil-transport)",
+        ),
+        BoardKind::Probe(p) if matches!(p.log, LogSource::Serial(_)) => (
+            "log",
+            "its serial port",
+            "link a defmt logger that writes rzcobs frames to the UART (defmt-serial, \
+             defmt-bbq, hil-transport), or, for defmt-rtt, run it with a board file that \
+             says log = \"rtt\"",
+        ),
+        BoardKind::Probe(_) => return Ok(()),
+    };
+    let Some((logger, writes_to)) = off_uart_logger(elf) else {
+        return Ok(());
+    };
+    Err(BoardError::Field {
+        path: board.path.clone(),
+        field,
+        message: format!(
+            "firmware {} logs through {logger} ({writes_to}), but board {} reads defmt frames \
+             from {reads}: none of its log would arrive; {fix}",
+            path.display(),
+            board.name
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Which ELF logs where: symbols of hand-made ELF files against built-in boards.
+
+    use super::*;
+    use crate::test_elf::{elf, Section};
+
+    /// An ELF with one RAM section and the symbol `name` in it.
+    fn with_symbol(name: &str) -> Vec<u8> {
+        let data = [Section {
+            name: ".bss",
+            address: 0x2000_0000,
+            data: &[0; 16],
+        }];
+        elf(&data, &[(name, 1, 0x2000_0000)])
+    }
+
+    const RTT: &str = "_ZN9defmt_rtt11RTT_ENCODER17h5bdc3d10df24ee0fE";
+    const SEMIHOSTING: &str = "_ZN17defmt_semihosting19SEMIHOSTING_ENCODER17h368a62d7f8dc661fE";
+
+    #[test]
+    fn defmt_rtt_on_an_emulated_board_is_named_with_the_fix() {
+        let board = Board::find("lm3s6965evb").unwrap();
+        let e = check_bytes(&board, "fw.elf".as_ref(), &with_symbol(RTT)).unwrap_err();
+        let text = e.to_string();
+        for part in ["fw.elf", "defmt-rtt", "lm3s6965evb", "UART", "defmt-serial"] {
+            assert!(text.contains(part), "{part:?} not in: {text}");
+        }
+    }
+
+    #[test]
+    fn defmt_rtt_on_a_serial_probe_board_points_at_log_rtt() {
+        let board = Board::find("nrf52840-dk").unwrap();
+        let e = check_bytes(&board, "fw.elf".as_ref(), &with_symbol(RTT)).unwrap_err();
+        assert!(e.to_string().contains("log = \"rtt\""), "{e}");
+        // The same board read over RTT takes it.
+        let rtt = Board::find("nrf52840-dk-rtt").unwrap();
+        assert!(check_bytes(&rtt, "fw.elf".as_ref(), &with_symbol(RTT)).is_ok());
+    }
+
+    #[test]
+    fn defmt_semihosting_is_named_and_a_uart_logger_passes() {
+        let board = Board::find("lm3s6965evb").unwrap();
+        let e = check_bytes(&board, "fw.elf".as_ref(), &with_symbol(SEMIHOSTING)).unwrap_err();
+        assert!(e.to_string().contains("defmt-semihosting"), "{e}");
+        for other in ["_SEGGER_RTT", "_ZN13hil_transport5queue3LOG17h0E", "main"] {
+            assert!(check_bytes(&board, "fw.elf".as_ref(), &with_symbol(other)).is_ok());
+        }
+        assert_eq!(off_uart_logger(b"not an elf"), None);
+    }
+}
