@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, ensure, Context as _};
+use anyhow::{ensure, Context as _};
 use hil_runner::backend::qemu::QEMU;
 use hil_runner::build;
 use serde::Serialize;
@@ -24,52 +24,19 @@ pub struct Images {
 
 /// Builds bench-logcost for the emulated board with `logger-NAME` and keeps copies of its ELFs.
 pub fn build_logger(logger: &str) -> anyhow::Result<Images> {
-    build::ensure_target("thumbv7m-none-eabi")?;
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(build::firmware_dir())
-        .args(["build", "--release", "--package", PACKAGE, "--bins"])
-        .args(["--target", "thumbv7m-none-eabi", "--no-default-features"])
-        .args(["--features", &format!("logger-{logger}")])
-        .args(["--message-format", "json-render-diagnostics"])
-        // The firmware workspace's .cargo/config.toml sets the linker scripts.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let output = cmd.output().context("cannot run cargo")?;
-    ensure!(
-        output.status.success(),
-        "building {PACKAGE} with logger-{logger} failed"
-    );
-    let mut found = (None, None);
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let (Some(name), Some(exe)) = (msg["target"]["name"].as_str(), msg["executable"].as_str())
-        else {
-            continue;
-        };
-        match name {
-            "logcost" => {
-                found.0 = Some(crate::emulated::keep(
-                    Path::new(exe),
-                    &format!("logcost-{logger}"),
-                )?)
-            }
-            "e2e" => {
-                found.1 = Some(crate::emulated::keep(
-                    Path::new(exe),
-                    &format!("e2e-{logger}"),
-                )?)
-            }
-            _ => {}
-        }
-    }
-    match found {
-        (Some(logcost), Some(e2e)) => Ok(Images { logcost, e2e }),
-        _ => bail!("{PACKAGE} built no logcost and e2e images"),
-    }
+    let built = build::build_package(PACKAGE, "thumbv7m-none-eabi", &[format!("logger-{logger}")])
+        .with_context(|| format!("building {PACKAGE} with logger-{logger}"))?;
+    let keep = |name: &str| -> anyhow::Result<PathBuf> {
+        let image = built
+            .iter()
+            .find(|i| i.name == name)
+            .with_context(|| format!("{PACKAGE} built no {name} image"))?;
+        crate::emulated::keep(&image.elf, &format!("{name}-{logger}"))
+    };
+    Ok(Images {
+        logcost: keep("logcost")?,
+        e2e: keep("e2e")?,
+    })
 }
 
 /// The per-call cost of one logger, from the firmware's result line.

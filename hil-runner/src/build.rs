@@ -109,39 +109,81 @@ pub fn build(req: &BuildRequest<'_>) -> Result<Vec<Image>, BuildError> {
     ensure_target(&req.board.target)?;
     let mut features = vec![req.board.feature.clone()];
     features.extend(req.features.iter().cloned());
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(firmware_dir())
-        .args(["build", "--release", "--package", FIRMWARE_PACKAGE])
-        .arg(match req.images {
-            Images::Suites => "--bins",
-            Images::Examples => "--examples",
-        })
-        .args(["--target", &req.board.target, "--no-default-features"])
-        .args(["--features", &features.join(",")])
-        .args(["--message-format", "json-render-diagnostics"])
-        // The firmware's own .cargo/config.toml sets the linker scripts;
-        // RUSTFLAGS from the environment would replace them.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .envs(req.env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let command = format!("cd {} && {:?}", firmware_dir().display(), cmd);
     tracing::info!(board = %req.board.name, ?features, "building firmware");
-    let output = cmd.output().map_err(BuildError::Cargo)?;
-    if !output.status.success() {
-        return Err(BuildError::Failed {
-            board: req.board.name.clone(),
-            status: output.status.code().unwrap_or(-1),
-            command,
-        });
+    let build = CargoBuild {
+        package: FIRMWARE_PACKAGE,
+        images: req.images,
+        target: &req.board.target,
+        features: &features,
+        env: &req.env,
+    };
+    build.run(&req.board.name)
+}
+
+/// Build the binaries of another crate of the firmware workspace for `target`, with
+/// `features` and without its default ones (bench-logcost with a published logger: the
+/// bench's anchors, and firmware that is not ours in the tests).
+pub fn build_package(
+    package: &str,
+    target: &str,
+    features: &[String],
+) -> Result<Vec<Image>, BuildError> {
+    ensure_target(target)?;
+    let build = CargoBuild {
+        package,
+        images: Images::Suites,
+        target,
+        features,
+        env: &[],
+    };
+    build.run(target)
+}
+
+/// One `cargo build --release` in the firmware workspace.
+struct CargoBuild<'a> {
+    package: &'a str,
+    images: Images,
+    target: &'a str,
+    features: &'a [String],
+    env: &'a [(String, String)],
+}
+
+impl CargoBuild<'_> {
+    /// Runs it; `board` names what it was for in an error.
+    fn run(&self, board: &str) -> Result<Vec<Image>, BuildError> {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(firmware_dir())
+            .args(["build", "--release", "--package", self.package])
+            .arg(match self.images {
+                Images::Suites => "--bins",
+                Images::Examples => "--examples",
+            })
+            .args(["--target", self.target, "--no-default-features"])
+            .args(["--features", &self.features.join(",")])
+            .args(["--message-format", "json-render-diagnostics"])
+            // The firmware's own .cargo/config.toml sets the linker scripts;
+            // RUSTFLAGS from the environment would replace them.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let command = format!("cd {} && {:?}", firmware_dir().display(), cmd);
+        let output = cmd.output().map_err(BuildError::Cargo)?;
+        if !output.status.success() {
+            return Err(BuildError::Failed {
+                board: board.to_owned(),
+                status: output.status.code().unwrap_or(-1),
+                command,
+            });
+        }
+        let mut images: Vec<Image> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| image_of(line, self.images))
+            .collect();
+        images.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(images)
     }
-    let mut images: Vec<Image> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| image_of(line, req.images))
-        .collect();
-    images.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(images)
 }
 
 /// Build the images of `board` and return the ELF of the one called `name`.

@@ -150,6 +150,24 @@ impl PipeSource {
         })
     }
 
+    /// Read the pipe `fd` (made non-blocking here), named `name` in messages.
+    pub fn from_fd(fd: std::os::fd::OwnedFd, name: String) -> io::Result<Self> {
+        let file = File::from(fd);
+        // SAFETY: F_GETFL/F_SETFL on a file descriptor this function owns.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        // SAFETY: as above.
+        if flags < 0
+            || unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self {
+            file,
+            name,
+            caught_up: false,
+        })
+    }
+
     /// Make a FIFO at `path` (mode 0600).
     pub fn make_fifo(path: &Path) -> io::Result<()> {
         use std::os::unix::ffi::OsStrExt;

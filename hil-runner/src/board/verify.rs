@@ -28,7 +28,7 @@ mod logger;
 pub use elf_fit::check as firmware_fits;
 /// Whether a firmware's defmt logger writes where the board reads its log (defmt-rtt
 /// and defmt-semihosting write nothing to a UART).
-pub use logger::{check as logger_fits, off_uart_logger};
+pub use logger::{check as logger_fits, off_uart_logger, OffUartLogger};
 
 /// The Rust target triples that generate code for a core type (none: not a Cortex-M).
 pub fn triples_for(core: CoreType) -> &'static [&'static str] {

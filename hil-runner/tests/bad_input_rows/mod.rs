@@ -27,26 +27,13 @@ pub fn ordering_elf() -> PathBuf {
 /// Firmware that is not ours, for `probe-rs run`: `target-tests/bench-logcost` with the
 /// published defmt-rtt as its logger, built for the default board's target.
 pub fn defmt_rtt_elf() -> PathBuf {
-    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
-        .current_dir(hil_runner::build::firmware_dir())
-        .args(["build", "--release", "--locked", "-p", "bench-logcost"])
-        .args(["--bin", "logcost", "--target", "thumbv7m-none-eabi"])
-        .args(["--no-default-features", "--features", "logger-rtt"])
-        .args(["--message-format", "json-render-diagnostics"])
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "building bench-logcost with defmt-rtt"
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo names the logcost executable")
+    let built = hil_runner::build::build_package(
+        "bench-logcost",
+        "thumbv7m-none-eabi",
+        &["logger-rtt".into()],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    built.into_iter().find(|i| i.name == "logcost").unwrap().elf
 }
 
 pub fn s(p: &Path) -> String {

@@ -146,6 +146,9 @@ pub struct QemuBackend {
     startup: Option<Duration>,
     /// The transport's queue, read when the core stops ([`queue`]).
     queue: queue::QueueWatch,
+    /// The firmware logs through defmt-semihosting: its frames are read from QEMU's
+    /// semihosting console (its stdout), and the UART goes nowhere.
+    console_log: bool,
 }
 
 impl QemuBackend {
@@ -163,6 +166,7 @@ impl QemuBackend {
             qemu_gone: Arc::new(AtomicBool::new(false)),
             startup: None,
             queue: queue::QueueWatch::default(),
+            console_log: false,
         }
     }
 
@@ -194,21 +198,28 @@ impl QemuBackend {
             .args(["-semihosting-config", "enable=on,target=native"])
             .arg("-kernel")
             .arg(elf);
+        if self.console_log {
+            cmd.args(["-serial", "null"]);
+        }
         let chardev = match (&self.files.uart_socket, &self.files.uart_log) {
-            _ if self.files.uart_pipe.is_some() => format!(
+            _ if self.console_log => None,
+            _ if self.files.uart_pipe.is_some() => Some(format!(
                 "pipe,id=hilserial,path={}",
                 self.files.uart_pipe.as_ref().expect("checked").display()
-            ),
-            (Some(path), _) => format!(
+            )),
+            (Some(path), _) => Some(format!(
                 "socket,id=hilserial,path={},server=on,wait=on",
                 path.display()
-            ),
-            (None, Some(log)) => {
-                format!("pty,id=hilserial,logfile={},logappend=off", log.display())
-            }
-            (None, None) => "pty,id=hilserial".to_owned(),
+            )),
+            (None, Some(log)) => Some(format!(
+                "pty,id=hilserial,logfile={},logappend=off",
+                log.display()
+            )),
+            (None, None) => Some("pty,id=hilserial".to_owned()),
         };
-        cmd.args(["-chardev", &chardev, "-serial", "chardev:hilserial"]);
+        if let Some(chardev) = chardev {
+            cmd.args(["-chardev", &chardev, "-serial", "chardev:hilserial"]);
+        }
         cmd.args(&self.board.args).args(&self.extra_args);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -392,11 +403,15 @@ async fn pty_path(lines: &mut BufReader<tokio::process::ChildStdout>) -> Option<
 impl Backend for QemuBackend {
     async fn start(&mut self, elf: &Path) -> Result<Box<dyn ByteSource>, BackendError> {
         self.stop().await;
-        self.queue = queue::QueueWatch::of_elf(&std::fs::read(elf).unwrap_or_default());
+        let bytes = std::fs::read(elf).unwrap_or_default();
+        self.queue = queue::QueueWatch::of_elf(&bytes);
+        self.console_log = crate::board::verify::off_uart_logger(&bytes)
+            == Some(crate::board::verify::OffUartLogger::DefmtSemihosting);
         let id = format!("hil-qemu-{}-{}", std::process::id(), unique());
         let tmp = std::env::temp_dir();
         self.files.gdb = Some(tmp.join(format!("{id}.gdb.sock")));
         match self.serial {
+            _ if self.console_log => {}
             QemuSerial::Socket => self.files.uart_socket = Some(tmp.join(format!("{id}.sock"))),
             QemuSerial::Pty => self.files.uart_log = Some(tmp.join(format!("{id}.uart.log"))),
             QemuSerial::Pipe => {
@@ -442,7 +457,17 @@ impl Backend for QemuBackend {
             let _ = stderr.read_to_string(&mut text).await;
             text
         }));
-        let (source, gdb, hardfault) = if self.serial == QemuSerial::Pipe {
+        let (source, gdb, hardfault) = if self.console_log {
+            // QEMU writes the semihosting console to its stdout with blocking writes.
+            let (gdb, hardfault) = self.arm_watch(elf).await?;
+            let source = match stdout.into_owned_fd().and_then(|fd| {
+                PipeSource::from_fd(fd, "QEMU's semihosting console (stdout)".into())
+            }) {
+                Ok(source) => Box::new(source) as Box<dyn ByteSource>,
+                Err(e) => return Err(self.fail(&format!("cannot read QEMU's stdout: {e}")).await),
+            };
+            (source, gdb, hardfault)
+        } else if self.serial == QemuSerial::Pipe {
             // QEMU opened its FIFOs before it started the gdbstub: once that answers, a reader sees no false end of file.
             let (gdb, hardfault) = self.arm_watch(elf).await?;
             let source = self.open_pipe(stdout).await?;

@@ -1,11 +1,13 @@
 //! Whether a firmware's defmt logger writes where the board reads: defmt-rtt and defmt-semihosting send nothing to a UART.
 //!
 //! A board reads defmt frames from its UART (every emulated board, and probe
-//! boards with `log = "serial"`) or from RTT (`log = "rtt"`). Firmware linked
-//! with defmt-rtt or defmt-semihosting, as firmware made for `probe-rs run`
-//! usually is, would run on a UART board with its whole log lost and nothing
-//! saying so; it is bad input instead (exit status 2), naming the ELF, the
-//! logger and what to change. The logger is known by its crate's statics
+//! boards with `log = "serial"`) or from RTT (`log = "rtt"`); an emulated
+//! board reads QEMU's semihosting console instead for defmt-semihosting.
+//! Firmware linked with defmt-rtt (as firmware made for `probe-rs run`
+//! usually is) on a UART board, or with defmt-semihosting on a real board
+//! read over serial, would run with its whole log lost and nothing saying so;
+//! it is bad input instead (exit status 2), naming the ELF, the logger and
+//! what to change. The logger is known by its crate's statics
 //! (`defmt_rtt::RTT_ENCODER`, `defmt_semihosting::SEMIHOSTING_ENCODER`, ...)
 //! in the ELF's symbol table: defmt links exactly one global logger.
 
@@ -16,31 +18,40 @@ use object::{Object, ObjectSymbol};
 use super::super::probe::LogSource;
 use super::super::{Board, BoardError, BoardKind};
 
-/// defmt loggers that write no frame to a UART: the crate in their symbols' paths, and where they write.
-const NOT_A_UART: [(&str, &str, &str); 2] = [
-    (
-        "defmt_rtt",
-        "defmt-rtt",
-        "an RTT buffer in target RAM, read through a debug probe",
-    ),
-    (
-        "defmt_semihosting",
-        "defmt-semihosting",
-        "the debugger's semihosting console",
-    ),
-];
+/// A defmt logger that writes no frame to a UART.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffUartLogger {
+    /// defmt-rtt: an RTT buffer in target RAM, read through a debug probe.
+    DefmtRtt,
+    /// defmt-semihosting: the debugger's semihosting console (QEMU's stdout on an emulated board).
+    DefmtSemihosting,
+}
 
-/// The logger of `elf` that writes no frame to a UART, if it has one: its crate's name
-/// and where it writes.
-pub fn off_uart_logger(elf: &[u8]) -> Option<(&'static str, &'static str)> {
+impl OffUartLogger {
+    /// The crate, as its symbols' paths name it.
+    fn symbol_path(self) -> &'static str {
+        match self {
+            Self::DefmtRtt => "defmt_rtt",
+            Self::DefmtSemihosting => "defmt_semihosting",
+        }
+    }
+
+    /// The crate's name and where it writes, for messages.
+    fn describe(self) -> &'static str {
+        match self {
+            Self::DefmtRtt => "defmt-rtt (an RTT buffer in target RAM, read through a debug probe)",
+            Self::DefmtSemihosting => "defmt-semihosting (the debugger's semihosting console)",
+        }
+    }
+}
+
+/// The logger of `elf` that writes no frame to a UART, if it has one.
+pub fn off_uart_logger(elf: &[u8]) -> Option<OffUartLogger> {
     let file = object::File::parse(elf).ok()?;
     let names: Vec<&str> = file.symbols().filter_map(|s| s.name().ok()).collect();
-    NOT_A_UART.iter().find_map(|&(path, name, writes_to)| {
-        names
-            .iter()
-            .any(|n| n.contains(path))
-            .then_some((name, writes_to))
-    })
+    [OffUartLogger::DefmtRtt, OffUartLogger::DefmtSemihosting]
+        .into_iter()
+        .find(|logger| names.iter().any(|n| n.contains(logger.symbol_path())))
 }
 
 /// Why the firmware at `path` logs where `board` does not read, if it does (a file that
@@ -70,16 +81,20 @@ fn check_bytes(board: &Board, path: &Path, elf: &[u8]) -> Result<(), BoardError>
         ),
         BoardKind::Probe(_) => return Ok(()),
     };
-    let Some((logger, writes_to)) = off_uart_logger(elf) else {
-        return Ok(());
+    let logger = match (off_uart_logger(elf), &board.kind) {
+        (None, _) => return Ok(()),
+        // QEMU's semihosting console is read instead of the UART (the QEMU backend).
+        (Some(OffUartLogger::DefmtSemihosting), BoardKind::Qemu(_)) => return Ok(()),
+        (Some(logger), _) => logger,
     };
     Err(BoardError::Field {
         path: board.path.clone(),
         field,
         message: format!(
-            "firmware {} logs through {logger} ({writes_to}), but board {} reads defmt frames \
-             from {reads}: none of its log would arrive; {fix}",
+            "firmware {} logs through {}, but board {} reads defmt frames from {reads}: \
+             none of its log would arrive; {fix}",
             path.display(),
+            logger.describe(),
             board.name
         ),
     })
@@ -126,11 +141,21 @@ mod tests {
     }
 
     #[test]
-    fn defmt_semihosting_is_named_and_a_uart_logger_passes() {
-        let board = Board::find("lm3s6965evb").unwrap();
-        let e = check_bytes(&board, "fw.elf".as_ref(), &with_symbol(SEMIHOSTING)).unwrap_err();
+    fn defmt_semihosting_is_read_on_an_emulated_board_and_named_on_a_serial_probe_board() {
+        let elf = with_symbol(SEMIHOSTING);
+        assert_eq!(off_uart_logger(&elf), Some(OffUartLogger::DefmtSemihosting));
+        let qemu = Board::find("lm3s6965evb").unwrap();
+        assert!(check_bytes(&qemu, "fw.elf".as_ref(), &elf).is_ok());
+        let probe = Board::find("nucleo-f401re").unwrap();
+        let e = check_bytes(&probe, "fw.elf".as_ref(), &elf).unwrap_err();
         assert!(e.to_string().contains("defmt-semihosting"), "{e}");
+    }
+
+    #[test]
+    fn a_uart_logger_passes() {
+        let board = Board::find("lm3s6965evb").unwrap();
         for other in ["_SEGGER_RTT", "_ZN13hil_transport5queue3LOG17h0E", "main"] {
+            assert_eq!(off_uart_logger(&with_symbol(other)), None);
             assert!(check_bytes(&board, "fw.elf".as_ref(), &with_symbol(other)).is_ok());
         }
         assert_eq!(off_uart_logger(b"not an elf"), None);
