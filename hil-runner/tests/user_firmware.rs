@@ -49,6 +49,40 @@ fn cargo_test_reports_each_test_of_a_passing_suite() {
 }
 
 #[test]
+fn cargo_test_of_a_suite_logging_through_defmt_semihosting_reads_qemus_console() {
+    // The same suite with defmt's own QEMU logger: nothing crosses the UART.
+    let (out, report, _) = cargo(
+        project(),
+        &[
+            "test",
+            "--test",
+            "passing",
+            "--no-default-features",
+            "--features",
+            "semihosting-logger",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report["verdict"], "pass", "{report}");
+    assert_eq!(report["speaks"], "defmt-test");
+    assert_eq!(tests(&report).len(), 5, "{report}");
+    assert_eq!(
+        (&report["malformed"], &report["missing"]),
+        (&0.into(), &0.into())
+    );
+    assert!(
+        stdout(&out).contains("test result: ok. 4 passed; 0 failed; 1 ignored"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("all tests passed!"),
+        "the log is shown"
+    );
+}
+
+#[test]
 fn cargo_test_names_the_failing_assertion_with_its_message_well_before_the_timeout() {
     let (out, report, elapsed) = cargo(project(), &["test", "--test", "failing"], &[]);
     assert!(
