@@ -40,37 +40,30 @@
 pub mod gdb;
 pub mod queue;
 pub mod tail;
+mod uart;
 pub mod watch;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch as channel};
 
 use self::gdb::Gdb;
+use self::uart::RunFiles;
 use super::{Backend, BackendError, TargetEnd};
 use crate::board::QemuBoard;
-use crate::source::{ByteSource, PipeSource, SerialSource, SocketSource};
+use crate::source::ByteSource;
 
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-arm";
 
 /// How long QEMU may take to come up and offer its UART and gdbstub.
 const STARTUP: Duration = Duration::from_secs(10);
-
-/// How long to let QEMU notice that the pty has a reader before the CPU runs.
-///
-/// QEMU's pty backend checks for a reader once a second (char-pty.c's
-/// reconnect timer). Until it has seen one, a write that finds the pty
-/// buffer full is dropped, so a slow reader (a loaded machine) loses bytes
-/// from the first second of the run. Waiting for one timer period first
-/// makes the pty path lossless. The gdbstub is set up meanwhile.
-const PTY_CONNECT_POLL: Duration = Duration::from_millis(1100);
 
 /// How QEMU's UART reaches the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -82,44 +75,6 @@ pub enum QemuSerial {
     Pty,
     /// A Unix socket chardev: lossless, no tty layer.
     Socket,
-}
-
-/// Files of one QEMU run, removed at [`Backend::stop`].
-#[derive(Debug, Default)]
-struct RunFiles {
-    gdb: Option<PathBuf>,
-    uart_socket: Option<PathBuf>,
-    uart_log: Option<PathBuf>,
-    /// The pipe chardev's base path; the FIFOs are `BASE.in` and `BASE.out`.
-    uart_pipe: Option<PathBuf>,
-}
-
-impl RunFiles {
-    fn remove(&mut self) {
-        let pipe = self.uart_pipe.take();
-        let fifos = pipe
-            .iter()
-            .flat_map(|base| [fifo(base, "in"), fifo(base, "out")]);
-        for path in [
-            self.gdb.take(),
-            self.uart_socket.take(),
-            self.uart_log.take(),
-        ]
-        .into_iter()
-        .flatten()
-        .chain(fifos)
-        {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// One FIFO of a pipe chardev: `BASE.in` (to the UART) or `BASE.out` (from it).
-fn fifo(base: &Path, end: &str) -> PathBuf {
-    let mut name = base.as_os_str().to_owned();
-    name.push(".");
-    name.push(end);
-    PathBuf::from(name)
 }
 
 /// The monitor task of a running QEMU: it owns the process and the gdbstub connection.
@@ -197,29 +152,8 @@ impl QemuBackend {
             .arg(format!("unix:{},server=on,wait=off", gdb.display()))
             .args(["-semihosting-config", "enable=on,target=native"])
             .arg("-kernel")
-            .arg(elf);
-        if self.console_log {
-            cmd.args(["-serial", "null"]);
-        }
-        let chardev = match (&self.files.uart_socket, &self.files.uart_log) {
-            _ if self.console_log => None,
-            _ if self.files.uart_pipe.is_some() => Some(format!(
-                "pipe,id=hilserial,path={}",
-                self.files.uart_pipe.as_ref().expect("checked").display()
-            )),
-            (Some(path), _) => Some(format!(
-                "socket,id=hilserial,path={},server=on,wait=on",
-                path.display()
-            )),
-            (None, Some(log)) => Some(format!(
-                "pty,id=hilserial,logfile={},logappend=off",
-                log.display()
-            )),
-            (None, None) => Some("pty,id=hilserial".to_owned()),
-        };
-        if let Some(chardev) = chardev {
-            cmd.args(["-chardev", &chardev, "-serial", "chardev:hilserial"]);
-        }
+            .arg(elf)
+            .args(self.uart_args());
         cmd.args(&self.board.args).args(&self.extra_args);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -257,87 +191,6 @@ impl QemuBackend {
                 format!("{message}: {stderr}")
             },
         }
-    }
-
-    /// Open the UART; returns the source and when the CPU may run (pty: after QEMU's reader poll).
-    async fn open_source(
-        &mut self,
-        stdout: tokio::process::ChildStdout,
-    ) -> Result<(Box<dyn ByteSource>, tokio::time::Instant), BackendError> {
-        let mut lines = BufReader::new(stdout);
-        let now = tokio::time::Instant::now();
-        let opened: (Box<dyn ByteSource>, _) = if let Some(path) = self.files.uart_socket.clone() {
-            let deadline = now + STARTUP;
-            loop {
-                match SocketSource::connect(&path) {
-                    Ok(s) => break (Box::new(s), now),
-                    Err(_) if tokio::time::Instant::now() < deadline && self.alive() => {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    Err(e) => {
-                        return Err(self
-                            .fail(&format!("no UART socket at {}: {e}", path.display()))
-                            .await)
-                    }
-                }
-            }
-        } else {
-            let pty = match tokio::time::timeout(STARTUP, pty_path(&mut lines)).await {
-                Ok(Some(pty)) => pty,
-                _ => return Err(self.fail("QEMU did not offer its UART pty").await),
-            };
-            // QEMU created (and truncated) the log before it named the pty.
-            let log = self.files.uart_log.clone().expect("pty runs have a log");
-            let gone = self.qemu_gone.clone();
-            let opened = tokio::task::spawn_blocking(move || {
-                let port =
-                    SerialSource::open(&pty, 115_200).map_err(|e| (pty.clone(), e.to_string()))?;
-                let log = std::fs::File::open(&log)
-                    .map_err(|e| (log.display().to_string(), e.to_string()))?;
-                Ok::<_, (String, String)>(tail::LoggedPty::new(port, log, gone))
-            })
-            .await
-            .expect("serial open task panicked");
-            match opened {
-                Ok(s) => (Box::new(s), tokio::time::Instant::now() + PTY_CONNECT_POLL),
-                Err((what, message)) => {
-                    self.stop().await;
-                    return Err(BackendError::Serial { what, message });
-                }
-            }
-        };
-        // Drain QEMU's stdout so it never blocks on it.
-        tokio::spawn(async move {
-            let mut sink = Vec::new();
-            let _ = lines.read_to_end(&mut sink).await;
-        });
-        Ok(opened)
-    }
-
-    /// Open the read end of the pipe chardev (QEMU has it open by now).
-    async fn open_pipe(
-        &mut self,
-        stdout: tokio::process::ChildStdout,
-    ) -> Result<Box<dyn ByteSource>, BackendError> {
-        let base = self.files.uart_pipe.clone().expect("pipe runs have a FIFO");
-        let out = fifo(&base, "out");
-        let source = match PipeSource::open(&out) {
-            Ok(source) => source,
-            Err(e) => {
-                self.stop().await;
-                return Err(BackendError::Serial {
-                    what: out.display().to_string(),
-                    message: e.to_string(),
-                });
-            }
-        };
-        // Drain QEMU's stdout so it never blocks on it.
-        tokio::spawn(async move {
-            let mut stdout = stdout;
-            let mut sink = Vec::new();
-            let _ = stdout.read_to_end(&mut sink).await;
-        });
-        Ok(Box::new(source))
     }
 
     fn alive(&mut self) -> bool {
@@ -386,20 +239,6 @@ impl QemuBackend {
     }
 }
 
-/// Read QEMU's stdout until it names the pty of the UART chardev.
-async fn pty_path(lines: &mut BufReader<tokio::process::ChildStdout>) -> Option<String> {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if lines.read_line(&mut line).await.ok()? == 0 {
-            return None;
-        }
-        if let Some(rest) = line.split("char device redirected to ").nth(1) {
-            return rest.split_whitespace().next().map(str::to_owned);
-        }
-    }
-}
-
 impl Backend for QemuBackend {
     async fn start(&mut self, elf: &Path) -> Result<Box<dyn ByteSource>, BackendError> {
         self.stop().await;
@@ -410,25 +249,7 @@ impl Backend for QemuBackend {
         let id = format!("hil-qemu-{}-{}", std::process::id(), unique());
         let tmp = std::env::temp_dir();
         self.files.gdb = Some(tmp.join(format!("{id}.gdb.sock")));
-        match self.serial {
-            _ if self.console_log => {}
-            QemuSerial::Socket => self.files.uart_socket = Some(tmp.join(format!("{id}.sock"))),
-            QemuSerial::Pty => self.files.uart_log = Some(tmp.join(format!("{id}.uart.log"))),
-            QemuSerial::Pipe => {
-                let base = tmp.join(format!("{id}.uart"));
-                self.files.uart_pipe = Some(base.clone());
-                for end in ["in", "out"] {
-                    let path = fifo(&base, end);
-                    if let Err(e) = PipeSource::make_fifo(&path) {
-                        self.files.remove();
-                        return Err(BackendError::Serial {
-                            what: path.display().to_string(),
-                            message: format!("cannot make the UART FIFO: {e}"),
-                        });
-                    }
-                }
-            }
-        }
+        self.prepare_uart(&tmp, &id)?;
         self.qemu_gone = Arc::new(AtomicBool::new(false));
         let spawned = Instant::now();
         let mut child = match self.command(elf).spawn() {
@@ -458,14 +279,8 @@ impl Backend for QemuBackend {
             text
         }));
         let (source, gdb, hardfault) = if self.console_log {
-            // QEMU writes the semihosting console to its stdout with blocking writes.
             let (gdb, hardfault) = self.arm_watch(elf).await?;
-            let source = match stdout.into_owned_fd().and_then(|fd| {
-                PipeSource::from_fd(fd, "QEMU's semihosting console (stdout)".into())
-            }) {
-                Ok(source) => Box::new(source) as Box<dyn ByteSource>,
-                Err(e) => return Err(self.fail(&format!("cannot read QEMU's stdout: {e}")).await),
-            };
+            let source = self.open_console(stdout).await?;
             (source, gdb, hardfault)
         } else if self.serial == QemuSerial::Pipe {
             // QEMU opened its FIFOs before it started the gdbstub: once that answers, a reader sees no false end of file.
