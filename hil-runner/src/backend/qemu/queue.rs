@@ -335,10 +335,24 @@ mod tests {
     }
 
     #[test]
+    fn an_instruction_is_32_bits_exactly_when_its_first_halfword_says_so() {
+        // `pop.w {...}` (e8bd: bits 15..11 0b11101, the lowest 32-bit prefix) whose
+        // register list reads beab, then `bkpt 0xab`.
+        let code = [0xbd, 0xe8, 0xab, 0xbe, 0xab, 0xbe];
+        let instructions = thumb_instructions(&image(&code, &[("$t", CODE)])).unwrap();
+        assert_eq!(semihosting_sites(&instructions), vec![CODE + 4]);
+        // `b .` (e7fe: 0b11100, the highest 16-bit one), then `bkpt 0xab`.
+        let code = [0xfe, 0xe7, 0xab, 0xbe];
+        let instructions = thumb_instructions(&image(&code, &[("$t", CODE)])).unwrap();
+        assert_eq!(semihosting_sites(&instructions), vec![CODE + 2]);
+    }
+
+    #[test]
     fn a_literal_pool_is_data_and_holds_no_site() {
         // bkpt 0xab; bx lr; a pool word whose halves both read bkpt 0xab; bkpt 0xab.
         let code = [0xab, 0xbe, 0x70, 0x47, 0xab, 0xbe, 0xab, 0xbe, 0xab, 0xbe];
-        let marks = [("$t", CODE), ("$d.1", CODE + 4), ("$t.2", CODE + 8)];
+        // Listed out of address order, as a symbol table may have them.
+        let marks = [("$t.2", CODE + 8), ("$d.1", CODE + 4), ("$t", CODE)];
         let instructions = thumb_instructions(&image(&code, &marks)).unwrap();
         assert_eq!(semihosting_sites(&instructions), vec![CODE, CODE + 8]);
         // A pool word whose halves read `bx lr`: not a place to return through.
