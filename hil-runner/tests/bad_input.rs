@@ -69,7 +69,7 @@ fn run(row: &Row, dir: &Path) -> (Option<i32>, String, i64, Duration) {
 #[case::elf_without_a_defmt_table(Bad::ElfWithoutDefmt, 2)]
 #[case::elf_for_another_core(Bad::ElfForAnotherCore, 2)]
 #[case::elf_for_another_board(Bad::ElfForAnotherBoard, 2)]
-#[case::elf_logging_over_rtt_on_a_uart_board(Bad::ElfLoggingOverRtt, 2)]
+#[case::elf_logging_over_rtt_on_a_serial_probe_board(Bad::ElfLoggingOverRtt, 2)]
 #[case::unknown_board(Bad::UnknownBoard, 2)]
 #[case::board_file_missing(Bad::BoardFileMissing, 2)]
 #[case::board_file_not_toml(Bad::BoardNotToml, 2)]

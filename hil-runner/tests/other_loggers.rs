@@ -1,10 +1,11 @@
-//! Firmware on published defmt loggers that write no frame to a UART, through the installed binary: defmt-semihosting is read from QEMU's semihosting console.
+//! Firmware on published defmt loggers that write no frame to a UART, through the installed binary: defmt-semihosting read from QEMU's semihosting console, defmt-rtt through its gdbstub.
 //!
 //! `target-tests/bench-logcost`'s `e2e` image logs 20,006 frames (sequence
 //! frames of 4 to 224 payload bytes with the hil markers) through the
-//! published defmt-semihosting; on an emulated board the runner reads them
-//! from QEMU's stdout instead of the UART, and accounts for every one. (A
-//! firmware on defmt-rtt is bad input on a UART board: `bad_input.rs`.)
+//! published defmt-semihosting, or defmt-rtt; on an emulated board the runner
+//! reads them from QEMU's stdout, or from the RTT channel in RAM, instead of
+//! the UART, and accounts for every one. (Either is bad input on a real board
+//! read over serial: `bad_input.rs`.)
 
 use std::process::Command;
 
@@ -28,26 +29,44 @@ fn run(elf: &std::path::Path, args: &[&str]) -> (Option<i32>, serde_json::Value)
     (out.status.code(), reports[0].clone())
 }
 
-#[test]
-fn defmt_semihosting_frames_are_read_from_qemus_console_every_one_accounted_for() {
+/// bench-logcost's `e2e` image on `logger`.
+fn e2e_on(logger: &str) -> std::path::PathBuf {
     let built = hil_runner::build::build_package(
         "bench-logcost",
         "thumbv7m-none-eabi",
-        &["logger-semihosting".into()],
+        &[format!("logger-{logger}")],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let e2e = built.into_iter().find(|i| i.name == "e2e").unwrap().elf;
+    built.into_iter().find(|i| i.name == "e2e").unwrap().elf
+}
+
+/// Every frame of the e2e image arrived, none malformed or missing.
+fn assert_every_frame(status: Option<i32>, report: &serde_json::Value, what: &str) {
+    assert_eq!(status, Some(0), "{what}: {report:#}");
+    assert_eq!(report["verdict"], "pass", "{what}: {report:#}");
+    assert_eq!(report["speaks"], "hil-protocol");
+    assert_eq!(report["frames"], 20_006, "{what}");
+    assert_eq!(report["bytes"], 2_010_120, "{what}");
+    assert_eq!(
+        (&report["malformed"], &report["missing"]),
+        (&0.into(), &0.into())
+    );
+}
+
+#[test]
+fn defmt_rtt_frames_are_read_through_the_gdbstub_every_one_accounted_for() {
+    // defmt-rtt's 1 KiB buffer holds a fraction of the 2 MB: only a channel in blocking
+    // mode, read while the core runs, delivers every frame.
+    let (status, report) = run(&e2e_on("rtt"), &[]);
+    assert_every_frame(status, &report, "defmt-rtt");
+}
+
+#[test]
+fn defmt_semihosting_frames_are_read_from_qemus_console_every_one_accounted_for() {
+    let e2e = e2e_on("semihosting");
     // The UART's path does not matter: the log does not go through it.
     for serial in ["pipe", "socket"] {
         let (status, report) = run(&e2e, &["--qemu-serial", serial]);
-        assert_eq!(status, Some(0), "{serial}: {report:#}");
-        assert_eq!(report["verdict"], "pass", "{serial}: {report:#}");
-        assert_eq!(report["speaks"], "hil-protocol");
-        assert_eq!(report["frames"], 20_006, "{serial}");
-        assert_eq!(report["bytes"], 2_010_120, "{serial}");
-        assert_eq!(
-            (&report["malformed"], &report["missing"]),
-            (&0.into(), &0.into())
-        );
+        assert_every_frame(status, &report, serial);
     }
 }

@@ -48,22 +48,19 @@ fn cargo_test_reports_each_test_of_a_passing_suite() {
     );
 }
 
-#[test]
-fn cargo_test_of_a_suite_logging_through_defmt_semihosting_reads_qemus_console() {
-    // The same suite with defmt's own QEMU logger: nothing crosses the UART.
-    let (out, report, _) = cargo(
-        project(),
-        &[
-            "test",
-            "--test",
-            "passing",
-            "--no-default-features",
-            "--features",
-            "semihosting-logger",
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+/// The passing suite with the logger of `feature` in place of defmt-serial: nothing
+/// crosses the UART, and every test is reported as over it.
+fn passing_suite_with(feature: &str) {
+    let args = [
+        "test",
+        "--test",
+        "passing",
+        "--no-default-features",
+        "--features",
+        feature,
+    ];
+    let (out, report, _) = cargo(project(), &args, &[]);
+    assert!(out.status.success(), "{feature}: {}", stderr(&out));
     assert_eq!(report["verdict"], "pass", "{report}");
     assert_eq!(report["speaks"], "defmt-test");
     assert_eq!(tests(&report).len(), 5, "{report}");
@@ -80,6 +77,17 @@ fn cargo_test_of_a_suite_logging_through_defmt_semihosting_reads_qemus_console()
         stderr(&out).contains("all tests passed!"),
         "the log is shown"
     );
+}
+
+#[test]
+fn cargo_test_of_a_suite_logging_through_defmt_semihosting_reads_qemus_console() {
+    passing_suite_with("semihosting-logger");
+}
+
+#[test]
+fn cargo_test_of_a_suite_logging_through_defmt_rtt_reads_its_channel_through_the_gdbstub() {
+    // knurling's app-template setup, made for `probe-rs run`, unchanged on the emulated board.
+    passing_suite_with("rtt-logger");
 }
 
 #[test]

@@ -212,8 +212,13 @@ pub fn row(bad: Bad, dir: &Path) -> Row {
         ),
         Bad::ElfLoggingOverRtt => elf_row(
             defmt_rtt_elf(),
-            &[],
-            &["lm3s6965evb.toml", "field `kind`", "defmt-rtt", "UART"],
+            &["--board", "nucleo-f401re"],
+            &[
+                "nucleo-f401re.toml",
+                "field `log`",
+                "defmt-rtt",
+                "log = \"rtt\"",
+            ],
         ),
         Bad::UnknownBoard => Row {
             args: run_elf(&ordering_elf(), &["--board", "no-such-board"]),

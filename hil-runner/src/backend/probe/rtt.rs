@@ -137,42 +137,21 @@ pub fn find(
             None => return Ok(Err("no control block id in RAM".into())),
         },
     };
-    let block = ctl.read_bytes(address, (HEADER_LEN + DESCRIPTOR_LEN) as usize)?;
-    if block[..16] != CONTROL_BLOCK_ID {
-        return Ok(Err(format!(
-            "no control block id at {address:#010x} (the firmware has not initialised it)"
-        )));
-    }
-    let up_channels = word(&block, 16);
-    if up_channels == 0 || up_channels > MAX_UP_CHANNELS {
-        return Ok(Err(format!(
-            "the control block at {address:#010x} has {up_channels} up channels"
-        )));
-    }
-    let d = HEADER_LEN as usize;
-    let (name_at, buffer, size) = (word(&block, d), word(&block, d + 4), word(&block, d + 8));
-    let (write, read) = (word(&block, d + 12), word(&block, d + 16));
-    if buffer == 0 || size == 0 || write >= size || read >= size {
-        return Ok(Err(format!(
-            "up channel 0 of the control block at {address:#010x} is not a ring buffer \
-             (buffer {buffer:#010x}, size {size}, write offset {write}, read offset {read})"
-        )));
-    }
-    let name = if name_at == 0 {
-        String::new()
-    } else {
+    let block = ctl.read_bytes(address, BLOCK_LEN)?;
+    let (mut channel, name_at) = match UpChannel::parse(address, &block) {
+        Ok(parsed) => parsed,
+        Err(why) => return Ok(Err(why)),
+    };
+    if name_at != 0 {
         let raw = ctl.read_bytes(name_at, 32).unwrap_or_default();
         let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        String::from_utf8_lossy(&raw[..end]).into_owned()
-    };
-    Ok(Ok(UpChannel {
-        control_block: address,
-        descriptor: address + HEADER_LEN,
-        buffer,
-        size,
-        name,
-    }))
+        channel.name = String::from_utf8_lossy(&raw[..end]).into_owned();
+    }
+    Ok(Ok(channel))
 }
+
+/// Bytes of the control block up to the end of up channel 0's descriptor.
+pub const BLOCK_LEN: usize = (HEADER_LEN + DESCRIPTOR_LEN) as usize;
 
 /// The first address in `ram` that holds the control block id.
 fn scan(ctl: &mut dyn TargetControl, ram: &[Range<u32>]) -> Result<Option<u32>, ProbeError> {
@@ -197,6 +176,67 @@ fn scan(ctl: &mut dyn TargetControl, ram: &[Range<u32>]) -> Result<Option<u32>, 
 }
 
 impl UpChannel {
+    /// Up channel 0 of the control block whose first [`BLOCK_LEN`] bytes, at `address`, are
+    /// `block` (its name left empty), and the address of its name; why not, when it is not one.
+    pub fn parse(address: u32, block: &[u8]) -> Result<(Self, u32), String> {
+        if block.len() < BLOCK_LEN || block[..16] != CONTROL_BLOCK_ID {
+            return Err(format!(
+                "no control block id at {address:#010x} (the firmware has not initialised it)"
+            ));
+        }
+        let up_channels = word(block, 16);
+        if up_channels == 0 || up_channels > MAX_UP_CHANNELS {
+            return Err(format!(
+                "the control block at {address:#010x} has {up_channels} up channels"
+            ));
+        }
+        let d = HEADER_LEN as usize;
+        let (name_at, buffer, size) = (word(block, d), word(block, d + 4), word(block, d + 8));
+        let (write, read) = (word(block, d + 12), word(block, d + 16));
+        if buffer == 0 || size == 0 || write >= size || read >= size {
+            return Err(format!(
+                "up channel 0 of the control block at {address:#010x} is not a ring buffer \
+                 (buffer {buffer:#010x}, size {size}, write offset {write}, read offset {read})"
+            ));
+        }
+        let channel = Self {
+            control_block: address,
+            descriptor: address + HEADER_LEN,
+            buffer,
+            size,
+            name: String::new(),
+        };
+        Ok((channel, name_at))
+    }
+
+    /// The address of the channel's flags and its `flags` with the mode set to block when full.
+    pub fn blocking_flags(&self, flags: u32) -> (u32, u32) {
+        (
+            self.descriptor + 20,
+            (flags & !MODE_MASK) | MODE_BLOCK_IF_FULL,
+        )
+    }
+
+    /// Where the bytes written since the last read are, given the 8 bytes of the write and
+    /// read offsets (`(address, len)`, two pieces when the write offset has wrapped), and the
+    /// read offset that hands them back; why not, when the offsets make no sense.
+    pub fn pending(&self, offsets: &[u8]) -> Result<(Vec<(u32, u32)>, u32), String> {
+        let (write, read) = (word(offsets, 0), word(offsets, 4));
+        if write >= self.size || read >= self.size {
+            return Err(format!(
+                "write offset {write} or read offset {read} is outside its buffer of {} bytes \
+                 (the firmware overwrote its control block?)",
+                self.size
+            ));
+        }
+        let pieces = if write >= read {
+            vec![(self.buffer + read, write - read)]
+        } else {
+            vec![(self.buffer + read, self.size - read), (self.buffer, write)]
+        };
+        Ok((pieces.into_iter().filter(|p| p.1 > 0).collect(), write))
+    }
+
     fn error(&self, message: String) -> ProbeError {
         ProbeError::RttChannel {
             descriptor: self.descriptor,
@@ -206,9 +246,9 @@ impl UpChannel {
 
     /// Make the target wait for the host when the buffer is full instead of losing bytes.
     pub fn set_blocking(&self, ctl: &mut dyn TargetControl) -> Result<(), ProbeError> {
-        let flags_at = self.descriptor + 20;
-        let flags = word(&ctl.read_bytes(flags_at, 4)?, 0);
-        ctl.write_word(flags_at, (flags & !MODE_MASK) | MODE_BLOCK_IF_FULL)
+        let flags = word(&ctl.read_bytes(self.descriptor + 20, 4)?, 0);
+        let (at, flags) = self.blocking_flags(flags);
+        ctl.write_word(at, flags)
     }
 
     /// Append what the target has written since the last read to `out` (both halves when
@@ -219,25 +259,13 @@ impl UpChannel {
         out: &mut Vec<u8>,
     ) -> Result<usize, ProbeError> {
         let offsets = ctl.read_bytes(self.descriptor + 12, 8)?;
-        let (write, read) = (word(&offsets, 0), word(&offsets, 4));
-        if write >= self.size || read >= self.size {
-            return Err(self.error(format!(
-                "write offset {write} or read offset {read} is outside its buffer of {} bytes \
-                 (the firmware overwrote its control block?)",
-                self.size
-            )));
-        }
-        if write == read {
+        let (pieces, write) = self.pending(&offsets).map_err(|m| self.error(m))?;
+        if pieces.is_empty() {
             return Ok(0);
         }
         let before = out.len();
-        if write > read {
-            out.extend(ctl.read_bytes(self.buffer + read, (write - read) as usize)?);
-        } else {
-            out.extend(ctl.read_bytes(self.buffer + read, (self.size - read) as usize)?);
-            if write > 0 {
-                out.extend(ctl.read_bytes(self.buffer, write as usize)?);
-            }
+        for (at, len) in pieces {
+            out.extend(ctl.read_bytes(at, len as usize)?);
         }
         ctl.write_word(self.descriptor + 16, write)?;
         Ok(out.len() - before)

@@ -39,6 +39,7 @@
 
 pub mod gdb;
 pub mod queue;
+mod rtt;
 pub mod tail;
 mod uart;
 pub mod watch;
@@ -104,6 +105,9 @@ pub struct QemuBackend {
     /// The firmware logs through defmt-semihosting: its frames are read from QEMU's
     /// semihosting console (its stdout), and the UART goes nowhere.
     console_log: bool,
+    /// The firmware logs through defmt-rtt: the address of its control block, whose
+    /// channel is read through the gdbstub ([`rtt`]); the UART goes nowhere.
+    rtt: Option<u32>,
 }
 
 impl QemuBackend {
@@ -122,6 +126,7 @@ impl QemuBackend {
             startup: None,
             queue: queue::QueueWatch::default(),
             console_log: false,
+            rtt: None,
         }
     }
 
@@ -244,8 +249,14 @@ impl Backend for QemuBackend {
         self.stop().await;
         let bytes = std::fs::read(elf).unwrap_or_default();
         self.queue = queue::QueueWatch::of_elf(&bytes);
-        self.console_log = crate::board::verify::off_uart_logger(&bytes)
-            == Some(crate::board::verify::OffUartLogger::DefmtSemihosting);
+        let logger = crate::board::verify::off_uart_logger(&bytes);
+        self.console_log = logger == Some(crate::board::verify::OffUartLogger::DefmtSemihosting);
+        self.rtt = match logger {
+            Some(crate::board::verify::OffUartLogger::DefmtRtt) => {
+                crate::backend::probe::rtt::symbol_address(&bytes)
+            }
+            _ => None,
+        };
         let id = format!("hil-qemu-{}-{}", std::process::id(), unique());
         let tmp = std::env::temp_dir();
         self.files.gdb = Some(tmp.join(format!("{id}.gdb.sock")));
@@ -278,7 +289,17 @@ impl Backend for QemuBackend {
             let _ = stderr.read_to_string(&mut text).await;
             text
         }));
-        let (source, gdb, hardfault) = if self.console_log {
+        let mut rtt_watch = None;
+        let (source, gdb, hardfault) = if let Some(address) = self.rtt {
+            let (gdb, hardfault) = self.arm_watch(elf).await?;
+            tokio::spawn(async move {
+                let mut stdout = stdout;
+                let _ = stdout.read_to_end(&mut Vec::new()).await;
+            });
+            let (watch, source) = rtt::RttWatch::new(address);
+            rtt_watch = Some(watch);
+            (Box::new(source) as Box<dyn ByteSource>, gdb, hardfault)
+        } else if self.console_log {
             let (gdb, hardfault) = self.arm_watch(elf).await?;
             let source = self.open_console(stdout).await?;
             (source, gdb, hardfault)
@@ -307,6 +328,7 @@ impl Backend for QemuBackend {
                 hardfault,
                 elf,
                 queue,
+                rtt: rtt_watch,
             };
             let watched = watch::monitor(child, gdb, target, stderr, kill_rx, gone);
             if let Some(end) = watched.await {

@@ -66,10 +66,14 @@ impl QueueWatch {
         });
         // Traps are written only where the ELF tells its code from its data; a stripped
         // ELF's possible sites get gdbstub breakpoints, which write nothing.
-        let (semihosting, return_insn) = match (layout, thumb_instructions(elf)) {
-            (None, _) => (Vec::new(), None),
-            (Some(_), Some(code)) => (semihosting_sites(&code), find_instruction(&code, BX_LR)),
-            (Some(_), None) => (semihosting_halfwords(elf), None),
+        // defmt-rtt firmware too: its channel is read at the stop before an exit.
+        let watched = layout.is_some()
+            || crate::board::verify::off_uart_logger(elf)
+                == Some(crate::board::verify::OffUartLogger::DefmtRtt);
+        let (semihosting, return_insn) = match (watched, thumb_instructions(elf)) {
+            (false, _) => (Vec::new(), None),
+            (true, Some(code)) => (semihosting_sites(&code), find_instruction(&code, BX_LR)),
+            (true, None) => (semihosting_halfwords(elf), None),
         };
         Self {
             semihosting,

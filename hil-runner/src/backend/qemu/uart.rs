@@ -60,7 +60,7 @@ impl QemuBackend {
     /// The files of this run's UART: the FIFOs of a pipe, the socket's or the pty log's path.
     pub(super) fn prepare_uart(&mut self, tmp: &Path, id: &str) -> Result<(), BackendError> {
         match self.serial {
-            _ if self.console_log => {}
+            _ if self.console_log || self.rtt.is_some() => {}
             QemuSerial::Socket => self.files.uart_socket = Some(tmp.join(format!("{id}.sock"))),
             QemuSerial::Pty => self.files.uart_log = Some(tmp.join(format!("{id}.uart.log"))),
             QemuSerial::Pipe => {
@@ -84,11 +84,11 @@ impl QemuBackend {
     /// QEMU's arguments for the UART: its chardev, or none for defmt-semihosting firmware.
     pub(super) fn uart_args(&self) -> Vec<String> {
         let mut args = Vec::new();
-        if self.console_log {
+        if self.console_log || self.rtt.is_some() {
             args.extend(["-serial".into(), "null".into()]);
         }
         let chardev = match (&self.files.uart_socket, &self.files.uart_log) {
-            _ if self.console_log => None,
+            _ if self.console_log || self.rtt.is_some() => None,
             _ if self.files.uart_pipe.is_some() => Some(format!(
                 "pipe,id=hilserial,path={}",
                 self.files.uart_pipe.as_ref().expect("checked").display()

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 
 use super::gdb::{CoreRegisters, Gdb, Stop};
 use super::queue::QueueWatch;
+use super::rtt::{RttWatch, RTT_POLL};
 use crate::backend::fault::{self, unwind, CoreRegister, FaultAccess, FaultCause, FaultRegisters};
 use crate::backend::TargetEnd;
 
@@ -57,6 +58,9 @@ pub enum CoreEvent {
     Gone(String),
 }
 
+/// The signal of a stop the runner's interrupt caused.
+const SIGINT: u8 = 2;
+
 /// How long the core may take to halt and give its queue when the runner stops it.
 const HALT_GRACE: Duration = Duration::from_secs(2);
 
@@ -68,16 +72,26 @@ pub async fn watch_core(
     hardfault: u32,
     elf: PathBuf,
     queue: &QueueWatch,
+    mut rtt: Option<RttWatch>,
     mut halt: oneshot::Receiver<()>,
 ) -> CoreEvent {
     if let Err(e) = gdb.resume().await {
         return CoreEvent::Gone(format!("cannot resume through the gdbstub: {e}"));
     }
     let mut halting = false;
+    // An RTT read is due: the core was interrupted for it and its stop is awaited.
+    let mut polling = false;
     loop {
         let stop = tokio::select! {
             stop = gdb.wait_stop() => Some(stop),
             _ = &mut halt, if !halting => None,
+            _ = tokio::time::sleep(RTT_POLL), if rtt.is_some() && !halting && !polling => {
+                polling = true;
+                if let Err(e) = gdb.interrupt().await {
+                    return CoreEvent::Gone(format!("cannot halt through the gdbstub: {e}"));
+                }
+                continue;
+            }
         };
         let Some(stop) = stop else {
             halting = true;
@@ -88,6 +102,18 @@ pub async fn watch_core(
         };
         match stop {
             Ok(Stop::Signal(signal)) => {
+                // Every stop reads the RTT channel: the last bytes before an exit or a fault too.
+                if let Some(rtt) = rtt.as_mut() {
+                    if let Err(e) = rtt.read(&mut gdb).await {
+                        return CoreEvent::Gone(format!("cannot read the RTT channel: {e}"));
+                    }
+                }
+                if std::mem::take(&mut polling) && signal == SIGINT && !halting {
+                    if let Err(e) = gdb.resume().await {
+                        return CoreEvent::Gone(format!("cannot resume: {e}"));
+                    }
+                    continue;
+                }
                 let regs = match gdb.core_registers().await {
                     Ok(regs) => regs,
                     Err(e) => return CoreEvent::Gone(format!("cannot read registers: {e}")),
@@ -138,6 +164,8 @@ pub struct Watched {
     pub elf: PathBuf,
     /// Where the queue is read at the stop.
     pub queue: QueueWatch,
+    /// defmt-rtt firmware: its channel, read at every stop and every [`RTT_POLL`].
+    pub rtt: Option<RttWatch>,
 }
 
 /// Owns QEMU while the firmware runs: ends it on a fault or a kill, and publishes how it ended.
@@ -158,8 +186,9 @@ pub async fn monitor(
         hardfault,
         elf,
         queue,
+        rtt,
     } = watched;
-    let core = watch_core(gdb, hardfault, elf, &queue, halt_rx);
+    let core = watch_core(gdb, hardfault, elf, &queue, rtt, halt_rx);
     tokio::pin!(core);
     let end = tokio::select! {
         event = &mut core => match event {

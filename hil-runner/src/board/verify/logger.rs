@@ -2,12 +2,11 @@
 //!
 //! A board reads defmt frames from its UART (every emulated board, and probe
 //! boards with `log = "serial"`) or from RTT (`log = "rtt"`); an emulated
-//! board reads QEMU's semihosting console instead for defmt-semihosting.
-//! Firmware linked with defmt-rtt (as firmware made for `probe-rs run`
-//! usually is) on a UART board, or with defmt-semihosting on a real board
-//! read over serial, would run with its whole log lost and nothing saying so;
-//! it is bad input instead (exit status 2), naming the ELF, the logger and
-//! what to change. The logger is known by its crate's statics
+//! board reads QEMU's semihosting console instead for defmt-semihosting, and
+//! the RTT channel through QEMU's gdbstub for defmt-rtt. Firmware linked with
+//! either on a real board read over serial would run with its whole log lost
+//! and nothing saying so; it is bad input instead (exit status 2), naming the
+//! ELF, the logger and what to change. The logger is known by its crate's statics
 //! (`defmt_rtt::RTT_ENCODER`, `defmt_semihosting::SEMIHOSTING_ENCODER`, ...)
 //! in the ELF's symbol table: defmt links exactly one global logger.
 
@@ -65,34 +64,26 @@ pub fn check(board: &Board, path: &Path) -> Result<(), BoardError> {
 
 /// [`check`] of the firmware `elf`, read from `path`.
 fn check_bytes(board: &Board, path: &Path, elf: &[u8]) -> Result<(), BoardError> {
-    let (field, reads, fix) = match &board.kind {
-        BoardKind::Qemu(_) => (
-            "kind",
-            "its emulated UART",
-            "link a defmt logger that writes rzcobs frames to the UART (defmt-serial, \
-             defmt-bbq, hil-transport)",
-        ),
-        BoardKind::Probe(p) if matches!(p.log, LogSource::Serial(_)) => (
-            "log",
-            "its serial port",
-            "link a defmt logger that writes rzcobs frames to the UART (defmt-serial, \
-             defmt-bbq, hil-transport), or, for defmt-rtt, run it with a board file that \
-             says log = \"rtt\"",
-        ),
-        BoardKind::Probe(_) => return Ok(()),
+    // On an emulated board QEMU's semihosting console, or the RTT channel through the
+    // gdbstub, is read instead of the UART (the QEMU backend); on a probe board read
+    // over RTT the probe reads the channel.
+    let BoardKind::Probe(probe) = &board.kind else {
+        return Ok(());
     };
-    let logger = match (off_uart_logger(elf), &board.kind) {
-        (None, _) => return Ok(()),
-        // QEMU's semihosting console is read instead of the UART (the QEMU backend).
-        (Some(OffUartLogger::DefmtSemihosting), BoardKind::Qemu(_)) => return Ok(()),
-        (Some(logger), _) => logger,
+    if !matches!(probe.log, LogSource::Serial(_)) {
+        return Ok(());
+    }
+    let Some(logger) = off_uart_logger(elf) else {
+        return Ok(());
     };
     Err(BoardError::Field {
         path: board.path.clone(),
-        field,
+        field: "log",
         message: format!(
-            "firmware {} logs through {}, but board {} reads defmt frames from {reads}: \
-             none of its log would arrive; {fix}",
+            "firmware {} logs through {}, but board {} reads defmt frames from its serial \
+             port: none of its log would arrive; link a defmt logger that writes rzcobs \
+             frames to the UART (defmt-serial, defmt-bbq, hil-transport), or, for \
+             defmt-rtt, run it with a board file that says log = \"rtt\"",
             path.display(),
             logger.describe(),
             board.name
@@ -121,20 +112,29 @@ mod tests {
     const SEMIHOSTING: &str = "_ZN17defmt_semihosting19SEMIHOSTING_ENCODER17h368a62d7f8dc661fE";
 
     #[test]
-    fn defmt_rtt_on_an_emulated_board_is_named_with_the_fix() {
+    fn defmt_rtt_on_an_emulated_board_is_read_through_the_gdbstub() {
         let board = Board::find("lm3s6965evb").unwrap();
-        let e = check_bytes(&board, "fw.elf".as_ref(), &with_symbol(RTT)).unwrap_err();
-        let text = e.to_string();
-        for part in ["fw.elf", "defmt-rtt", "lm3s6965evb", "UART", "defmt-serial"] {
-            assert!(text.contains(part), "{part:?} not in: {text}");
-        }
+        assert_eq!(
+            off_uart_logger(&with_symbol(RTT)),
+            Some(OffUartLogger::DefmtRtt)
+        );
+        assert!(check_bytes(&board, "fw.elf".as_ref(), &with_symbol(RTT)).is_ok());
     }
 
     #[test]
     fn defmt_rtt_on_a_serial_probe_board_points_at_log_rtt() {
         let board = Board::find("nrf52840-dk").unwrap();
         let e = check_bytes(&board, "fw.elf".as_ref(), &with_symbol(RTT)).unwrap_err();
-        assert!(e.to_string().contains("log = \"rtt\""), "{e}");
+        let text = e.to_string();
+        for part in [
+            "fw.elf",
+            "defmt-rtt",
+            "nrf52840-dk",
+            "field `log`",
+            "log = \"rtt\"",
+        ] {
+            assert!(text.contains(part), "{part:?} not in: {text}");
+        }
         // The same board read over RTT takes it.
         let rtt = Board::find("nrf52840-dk-rtt").unwrap();
         assert!(check_bytes(&rtt, "fw.elf".as_ref(), &with_symbol(RTT)).is_ok());
