@@ -29,15 +29,21 @@ fn run(elf: &std::path::Path, args: &[&str]) -> (Option<i32>, serde_json::Value)
     (out.status.code(), reports[0].clone())
 }
 
-/// bench-logcost's `e2e` image on `logger`.
+/// bench-logcost's `e2e` image on `logger`, copied out of cargo's target dir (the
+/// build with another logger writes the same path): one build at a time.
 fn e2e_on(logger: &str) -> std::path::PathBuf {
+    static ONE_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let built = hil_runner::build::build_package(
         "bench-logcost",
         "thumbv7m-none-eabi",
         &[format!("logger-{logger}")],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    built.into_iter().find(|i| i.name == "e2e").unwrap().elf
+    let elf = built.into_iter().find(|i| i.name == "e2e").unwrap().elf;
+    let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{logger}"));
+    std::fs::copy(&elf, &kept).unwrap();
+    kept
 }
 
 /// Every frame of the e2e image arrived, none malformed or missing.
@@ -57,8 +63,17 @@ fn assert_every_frame(status: Option<i32>, report: &serde_json::Value, what: &st
 fn defmt_rtt_frames_are_read_through_the_gdbstub_every_one_accounted_for() {
     // defmt-rtt's 1 KiB buffer holds a fraction of the 2 MB: only a channel in blocking
     // mode, read while the core runs, delivers every frame.
-    let (status, report) = run(&e2e_on("rtt"), &[]);
+    let elf = e2e_on("rtt");
+    let (status, report) = run(&elf, &[]);
     assert_every_frame(status, &report, "defmt-rtt");
+    // The mode is set in the block's load image, in flash, before the core runs: the
+    // firmware blocks from its first frame, however late the first read comes.
+    let bytes = std::fs::read(&elf).unwrap();
+    let block = hil_runner::backend::probe::rtt::symbol_address(&bytes).unwrap();
+    let (at, flags) = hil_runner::backend::qemu::rtt::blocking_flags_at_load(&bytes, block)
+        .expect("the flags' load address");
+    assert!(at < 0x0004_0000, "{at:#x} is in the LM3S6965's flash");
+    assert_eq!(u32::from_le_bytes(flags) & 0b11, 2, "BlockIfFull");
 }
 
 #[test]

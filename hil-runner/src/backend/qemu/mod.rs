@@ -39,7 +39,7 @@
 
 pub mod gdb;
 pub mod queue;
-mod rtt;
+pub mod rtt;
 pub mod tail;
 mod uart;
 pub mod watch;
@@ -108,6 +108,9 @@ pub struct QemuBackend {
     /// The firmware logs through defmt-rtt: the address of its control block, whose
     /// channel is read through the gdbstub ([`rtt`]); the UART goes nowhere.
     rtt: Option<u32>,
+    /// Where its channel's flags are loaded from, and the flags that block when full
+    /// ([`rtt::blocking_flags_at_load`]), written before the core runs.
+    rtt_blocking: Option<(u32, [u8; 4])>,
 }
 
 impl QemuBackend {
@@ -127,6 +130,7 @@ impl QemuBackend {
             queue: queue::QueueWatch::default(),
             console_log: false,
             rtt: None,
+            rtt_blocking: None,
         }
     }
 
@@ -223,6 +227,12 @@ impl QemuBackend {
             };
             gdb.insert_breakpoint(hardfault).await?;
             self.queue.arm(&mut gdb).await?;
+            if let Some((at, flags)) = self.rtt_blocking {
+                // Refused (a read-only load region): set at the channel's first read instead.
+                if let Err(e) = gdb.write_memory(at, &flags).await {
+                    tracing::debug!(at, error = %e, "cannot preset the RTT channel's mode");
+                }
+            }
             Ok::<_, std::io::Error>(hardfault)
         };
         // A QEMU that stops answering (SIGSTOP, wedged) is a fault, not a hang.
@@ -257,6 +267,9 @@ impl Backend for QemuBackend {
             }
             _ => None,
         };
+        self.rtt_blocking = self
+            .rtt
+            .and_then(|block| rtt::blocking_flags_at_load(&bytes, block));
         let id = format!("hil-qemu-{}-{}", std::process::id(), unique());
         let tmp = std::env::temp_dir();
         self.files.gdb = Some(tmp.join(format!("{id}.gdb.sock")));

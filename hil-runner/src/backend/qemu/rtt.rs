@@ -15,12 +15,51 @@ use std::io;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use object::elf::PT_LOAD;
+use object::read::elf::{ElfFile32, FileHeader, ProgramHeader};
+use object::{Endianness, Object, ObjectSection};
+
 use super::gdb::Gdb;
-use crate::backend::probe::rtt::{UpChannel, BLOCK_LEN};
+use crate::backend::probe::rtt::{UpChannel, BLOCK_LEN, HEADER_LEN, MODE_BLOCK_IF_FULL, MODE_MASK};
 use crate::source::{ByteSource, ReadOutcome, READ_TIMEOUT};
 
 /// How often the running core is halted to read the channel.
 pub const RTT_POLL: Duration = Duration::from_millis(2);
+
+/// Where the flags word of up channel 0 of the control block at `control_block` is
+/// loaded from, and its bytes with the mode set to block when full.
+///
+/// The block is an initialised static: cortex-m-rt copies it from its load address
+/// (in flash) before `main`. Written there before the core runs, the channel
+/// blocks from the firmware's first frame, whatever the host's load; set at the
+/// first read instead, a firmware that logs more than the buffer holds before it
+/// loses frames (seen: 3 KiB with two QEMUs at once on 2 cores).
+pub fn blocking_flags_at_load(elf: &[u8], control_block: u32) -> Option<(u32, [u8; 4])> {
+    let flags_at = u64::from(control_block + HEADER_LEN + 20);
+    let file = ElfFile32::<Endianness>::parse(elf).ok()?;
+    let section = file
+        .sections()
+        .find(|s| s.address() <= flags_at && flags_at + 4 <= s.address() + s.size())?;
+    let in_file = section.file_range()?.0 + (flags_at - section.address());
+    let at = usize::try_from(in_file).ok()?;
+    let flags = u32::from_le_bytes(elf.get(at..at + 4)?.try_into().ok()?);
+    let endian = file.endian();
+    let segment = file
+        .elf_header()
+        .program_headers(endian, elf)
+        .ok()?
+        .iter()
+        .find(|ph| {
+            let (start, size) = (
+                u64::from(ph.p_offset(endian)),
+                u64::from(ph.p_filesz(endian)),
+            );
+            ph.p_type(endian) == PT_LOAD && start <= in_file && in_file + 4 <= start + size
+        })?;
+    let load = u64::from(segment.p_paddr(endian)) + in_file - u64::from(segment.p_offset(endian));
+    let flags = (flags & !MODE_MASK) | MODE_BLOCK_IF_FULL;
+    Some((u32::try_from(load).ok()?, flags.to_le_bytes()))
+}
 
 /// The channel of one run, as the core watch reads it.
 pub struct RttWatch {
