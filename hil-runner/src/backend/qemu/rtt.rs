@@ -35,7 +35,7 @@ pub const RTT_POLL: Duration = Duration::from_millis(2);
 /// first read instead, a firmware that logs more than the buffer holds before it
 /// loses frames (seen: 3 KiB with two QEMUs at once on 2 cores).
 pub fn blocking_flags_at_load(elf: &[u8], control_block: u32) -> Option<(u32, [u8; 4])> {
-    let flags_at = u64::from(control_block + HEADER_LEN + 20);
+    let flags_at = u64::from(control_block.checked_add(HEADER_LEN + 20)?);
     let file = ElfFile32::<Endianness>::parse(elf).ok()?;
     let section = file
         .sections()
