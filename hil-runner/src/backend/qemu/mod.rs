@@ -102,15 +102,47 @@ pub struct QemuBackend {
     startup: Option<Duration>,
     /// The transport's queue, read when the core stops ([`queue`]).
     queue: queue::QueueWatch,
-    /// The firmware logs through defmt-semihosting: its frames are read from QEMU's
-    /// semihosting console (its stdout), and the UART goes nowhere.
-    console_log: bool,
-    /// The firmware logs through defmt-rtt: the address of its control block, whose
-    /// channel is read through the gdbstub ([`rtt`]); the UART goes nowhere.
-    rtt: Option<u32>,
-    /// Where its channel's flags are loaded from, and the flags that block when full
-    /// ([`rtt::blocking_flags_at_load`]), written before the core runs.
-    rtt_blocking: Option<(u32, [u8; 4])>,
+    /// Where this run's log is read.
+    log: LogPath,
+}
+
+/// Where a run's log is read: the UART, or, for a firmware whose logger writes elsewhere,
+/// there (the UART then gets no chardev).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum LogPath {
+    /// The UART, through the chardev `--qemu-serial` names.
+    #[default]
+    Uart,
+    /// defmt-semihosting: QEMU's semihosting console, its stdout.
+    Console,
+    /// defmt-rtt: the channel of the control block at `block`, through the gdbstub
+    /// ([`rtt`]); `preset` is where its flags are loaded from and the flags that block
+    /// when full ([`rtt::blocking_flags_at_load`]), written before the core runs.
+    Rtt {
+        block: u32,
+        preset: Option<(u32, [u8; 4])>,
+    },
+}
+
+impl LogPath {
+    /// Where the log of `elf` (whose logger is `logger`) is read.
+    fn of(elf: &[u8], logger: Option<crate::board::verify::OffUartLogger>) -> Self {
+        use crate::board::verify::OffUartLogger;
+        match logger {
+            Some(OffUartLogger::DefmtSemihosting) => Self::Console,
+            Some(OffUartLogger::DefmtRtt) => {
+                match crate::backend::probe::rtt::symbol_address(elf) {
+                    Some(block) => Self::Rtt {
+                        block,
+                        preset: rtt::blocking_flags_at_load(elf, block),
+                    },
+                    // Without the symbol the block is not found: the UART, as before.
+                    None => Self::Uart,
+                }
+            }
+            None => Self::Uart,
+        }
+    }
 }
 
 impl QemuBackend {
@@ -128,9 +160,7 @@ impl QemuBackend {
             qemu_gone: Arc::new(AtomicBool::new(false)),
             startup: None,
             queue: queue::QueueWatch::default(),
-            console_log: false,
-            rtt: None,
-            rtt_blocking: None,
+            log: LogPath::Uart,
         }
     }
 
@@ -227,7 +257,11 @@ impl QemuBackend {
             };
             gdb.insert_breakpoint(hardfault).await?;
             self.queue.arm(&mut gdb).await?;
-            if let Some((at, flags)) = self.rtt_blocking {
+            if let LogPath::Rtt {
+                preset: Some((at, flags)),
+                ..
+            } = self.log
+            {
                 // Refused (a read-only load region): set at the channel's first read instead.
                 if let Err(e) = gdb.write_memory(at, &flags).await {
                     tracing::debug!(at, error = %e, "cannot preset the RTT channel's mode");
@@ -258,18 +292,10 @@ impl Backend for QemuBackend {
     async fn start(&mut self, elf: &Path) -> Result<Box<dyn ByteSource>, BackendError> {
         self.stop().await;
         let bytes = std::fs::read(elf).unwrap_or_default();
-        self.queue = queue::QueueWatch::of_elf(&bytes);
         let logger = crate::board::verify::off_uart_logger(&bytes);
-        self.console_log = logger == Some(crate::board::verify::OffUartLogger::DefmtSemihosting);
-        self.rtt = match logger {
-            Some(crate::board::verify::OffUartLogger::DefmtRtt) => {
-                crate::backend::probe::rtt::symbol_address(&bytes)
-            }
-            _ => None,
-        };
-        self.rtt_blocking = self
-            .rtt
-            .and_then(|block| rtt::blocking_flags_at_load(&bytes, block));
+        self.log = LogPath::of(&bytes, logger);
+        // defmt-rtt's channel is read at the stop before a semihosting exit, as the queue is.
+        self.queue = queue::QueueWatch::of_elf(&bytes, matches!(self.log, LogPath::Rtt { .. }));
         let id = format!("hil-qemu-{}-{}", std::process::id(), unique());
         let tmp = std::env::temp_dir();
         self.files.gdb = Some(tmp.join(format!("{id}.gdb.sock")));
@@ -303,16 +329,13 @@ impl Backend for QemuBackend {
             text
         }));
         let mut rtt_watch = None;
-        let (source, gdb, hardfault) = if let Some(address) = self.rtt {
+        let (source, gdb, hardfault) = if let LogPath::Rtt { block, .. } = self.log {
             let (gdb, hardfault) = self.arm_watch(elf).await?;
-            tokio::spawn(async move {
-                let mut stdout = stdout;
-                let _ = stdout.read_to_end(&mut Vec::new()).await;
-            });
-            let (watch, source) = rtt::RttWatch::new(address);
+            uart::drain(stdout);
+            let (watch, source) = rtt::RttWatch::new(block);
             rtt_watch = Some(watch);
             (Box::new(source) as Box<dyn ByteSource>, gdb, hardfault)
-        } else if self.console_log {
+        } else if self.log == LogPath::Console {
             let (gdb, hardfault) = self.arm_watch(elf).await?;
             let source = self.open_console(stdout).await?;
             (source, gdb, hardfault)

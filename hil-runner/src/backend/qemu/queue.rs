@@ -58,18 +58,16 @@ pub struct QueueWatch {
 }
 
 impl QueueWatch {
-    /// The watch for `elf`: its descriptor and its semihosting call sites.
-    pub fn of_elf(elf: &[u8]) -> Self {
+    /// The watch for `elf`: its descriptor and its semihosting call sites (watched when it
+    /// has a queue, or when `watch_exit`: another log read at the stop before an exit).
+    pub fn of_elf(elf: &[u8], watch_exit: bool) -> Self {
         let layout = QueueLayout::from_elf(elf).unwrap_or_else(|e| {
             tracing::warn!("no queue recovery: {e}");
             None
         });
         // Traps are written only where the ELF tells its code from its data; a stripped
         // ELF's possible sites get gdbstub breakpoints, which write nothing.
-        // defmt-rtt firmware too: its channel is read at the stop before an exit.
-        let watched = layout.is_some()
-            || crate::board::verify::off_uart_logger(elf)
-                == Some(crate::board::verify::OffUartLogger::DefmtRtt);
+        let watched = layout.is_some() || watch_exit;
         let (semihosting, return_insn) = match (watched, thumb_instructions(elf)) {
             (false, _) => (Vec::new(), None),
             (true, Some(code)) => (semihosting_sites(&code), find_instruction(&code, BX_LR)),
@@ -375,9 +373,16 @@ mod tests {
 
     #[test]
     fn the_watch_of_an_elf_without_a_queue_watches_no_call() {
-        let watch = QueueWatch::of_elf(&image(&[0xab, 0xbe, 0x70, 0x47], &[("$t", CODE)]));
+        let elf = image(&[0xab, 0xbe, 0x70, 0x47], &[("$t", CODE)]);
+        let watch = QueueWatch::of_elf(&elf, false);
         assert!(watch.layout.is_none());
         assert!(watch.semihosting.is_empty() && watch.return_insn.is_none());
+        // Asked to watch the exit all the same (defmt-rtt's channel): the call and its return.
+        let watch = QueueWatch::of_elf(&elf, true);
+        assert_eq!(
+            (watch.semihosting, watch.return_insn),
+            (vec![CODE], Some(CODE + 2))
+        );
     }
 
     #[test]

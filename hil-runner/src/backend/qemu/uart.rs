@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use super::{tail, QemuBackend, QemuSerial, STARTUP};
+use super::{tail, LogPath, QemuBackend, QemuSerial, STARTUP};
 use crate::backend::{Backend as _, BackendError};
 use crate::source::{ByteSource, PipeSource, SerialSource, SocketSource};
 
@@ -60,7 +60,7 @@ impl QemuBackend {
     /// The files of this run's UART: the FIFOs of a pipe, the socket's or the pty log's path.
     pub(super) fn prepare_uart(&mut self, tmp: &Path, id: &str) -> Result<(), BackendError> {
         match self.serial {
-            _ if self.console_log || self.rtt.is_some() => {}
+            _ if self.log != LogPath::Uart => {}
             QemuSerial::Socket => self.files.uart_socket = Some(tmp.join(format!("{id}.sock"))),
             QemuSerial::Pty => self.files.uart_log = Some(tmp.join(format!("{id}.uart.log"))),
             QemuSerial::Pipe => {
@@ -84,11 +84,11 @@ impl QemuBackend {
     /// QEMU's arguments for the UART: its chardev, or none for defmt-semihosting firmware.
     pub(super) fn uart_args(&self) -> Vec<String> {
         let mut args = Vec::new();
-        if self.console_log || self.rtt.is_some() {
+        if self.log != LogPath::Uart {
             args.extend(["-serial".into(), "null".into()]);
         }
         let chardev = match (&self.files.uart_socket, &self.files.uart_log) {
-            _ if self.console_log || self.rtt.is_some() => None,
+            _ if self.log != LogPath::Uart => None,
             _ if self.files.uart_pipe.is_some() => Some(format!(
                 "pipe,id=hilserial,path={}",
                 self.files.uart_pipe.as_ref().expect("checked").display()
@@ -161,11 +161,7 @@ impl QemuBackend {
                 }
             }
         };
-        // Drain QEMU's stdout so it never blocks on it.
-        tokio::spawn(async move {
-            let mut sink = Vec::new();
-            let _ = lines.read_to_end(&mut sink).await;
-        });
+        drain(lines);
         Ok(opened)
     }
 
@@ -186,12 +182,7 @@ impl QemuBackend {
                 });
             }
         };
-        // Drain QEMU's stdout so it never blocks on it.
-        tokio::spawn(async move {
-            let mut stdout = stdout;
-            let mut sink = Vec::new();
-            let _ = stdout.read_to_end(&mut sink).await;
-        });
+        drain(stdout);
         Ok(Box::new(source))
     }
 
@@ -222,4 +213,12 @@ async fn pty_path(lines: &mut BufReader<tokio::process::ChildStdout>) -> Option<
             return rest.split_whitespace().next().map(str::to_owned);
         }
     }
+}
+
+/// Read QEMU's stdout (or what is left of it) to its end, so QEMU never blocks on it.
+pub(super) fn drain(stdout: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
+    tokio::spawn(async move {
+        let mut stdout = stdout;
+        let _ = stdout.read_to_end(&mut Vec::new()).await;
+    });
 }
